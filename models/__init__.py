@@ -1,0 +1,23 @@
+"""The CNN zoo: classic architectures behind one registry and one interface.
+
+>>> import models
+>>> net = models.create_model("lenet5", num_classes=10, in_channels=1)
+
+Imports torch and torchvision only; never Qt, never ``workbench``.
+"""
+
+from ._interface import InputResize, WorkbenchModel
+from ._registry import ModelInfo, create_model, get_model_info, list_models, register_model
+
+# Importing a family module registers its builders.
+from . import lenet, resnet  # noqa: E402,F401  (order sets nothing: list_models sorts)
+
+__all__ = [
+    "InputResize",
+    "ModelInfo",
+    "WorkbenchModel",
+    "create_model",
+    "get_model_info",
+    "list_models",
+    "register_model",
+]

@@ -1,0 +1,212 @@
+"""Datasets: a small registry of named image-classification sets, split into train/val/test.
+
+Each split yields ``(image, label)`` with the image a float tensor ``C×H×W`` in [0, 1] at the
+set's native size. Resizing to the model's input and normalising happen per batch on the
+training device (``Preprocess``), and the very same module prepares a dropped image, so what
+the network sees at inference matches what it saw in training.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image, ImageOps
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset, TensorDataset
+
+from resources import resource_path
+
+__all__ = [
+    "DataBundle",
+    "DatasetInfo",
+    "DatasetError",
+    "Preprocess",
+    "list_datasets",
+    "get_dataset_info",
+    "load_dataset",
+    "image_to_tensor",
+    "stratified_split",
+]
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    description: str
+    in_channels: int
+    native_size: tuple[int, int]
+    needs_download: bool
+    loader: Callable[..., "DataBundle"] = field(repr=False, compare=False)
+
+
+@dataclass
+class DataBundle:
+    """A loaded dataset: three splits plus what a model and a preprocessor need to know."""
+
+    name: str
+    classes: list[str]
+    in_channels: int
+    native_size: tuple[int, int]
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    dark_background: bool = False
+    """True when objects are bright on a dark ground (MNIST, digits): dropped images drawn
+    dark-on-light are inverted to match."""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+_DATASETS: dict[str, DatasetInfo] = {}
+
+
+def _register(info: DatasetInfo) -> None:
+    if info.name in _DATASETS:
+        raise ValueError(f"Dataset {info.name!r} is already registered")
+    _DATASETS[info.name] = info
+
+
+def list_datasets() -> list[str]:
+    return list(_DATASETS)
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    try:
+        return _DATASETS[name]
+    except KeyError:
+        raise DatasetError(f"Unknown dataset {name!r}; known datasets: {', '.join(_DATASETS)}") from None
+
+
+def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> DataBundle:
+    """Load a registered dataset by name. Raises ``DatasetError`` with a readable message."""
+    return get_dataset_info(name).loader(root=root, download=download)
+
+
+def stratified_split(labels: list[int], fractions=(0.70, 0.15, 0.15)) -> tuple[list[int], list[int], list[int]]:
+    """A fixed, stratified split with no random numbers: within each class, sample ``k``
+    goes to test, val or train by ``k mod 20``, so every class keeps the fractions (to within
+    a sample) and the split is the same on every machine and library version."""
+    slots = 20
+    n_test = round(fractions[2] * slots)
+    n_val = round(fractions[1] * slots)
+    seen: dict[int, int] = {}
+    train, val, test = [], [], []
+    for index, label in enumerate(labels):
+        k = seen.get(label, 0)
+        seen[label] = k + 1
+        slot = k % slots
+        (test if slot < n_test else val if slot < n_test + n_val else train).append(index)
+    return train, val, test
+
+
+def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    dims = [0, 2, 3]
+    return tuple(images.mean(dims).tolist()), tuple(images.std(dims).clamp_min(1e-6).tolist())
+
+
+def _load_digits(root=None, download=True) -> DataBundle:
+    path = resource_path("data", "digits.csv.gz")
+    if not path.is_file():
+        raise DatasetError(f"The bundled digits file is missing ({path}); reinstall cnn-workbench.")
+    with gzip.open(path, "rt", newline="") as fh:
+        rows = [[int(v) for v in row] for row in csv.reader(fh) if row]
+    data = torch.tensor(rows, dtype=torch.float32)
+    images = (data[:, :64] / 16.0).reshape(-1, 1, 8, 8)
+    labels = data[:, 64].long()
+    train_idx, val_idx, test_idx = stratified_split(labels.tolist())
+
+    def subset(idx: list[int]) -> TensorDataset:
+        ix = torch.tensor(idx)
+        return TensorDataset(images[ix], labels[ix])
+
+    mean, std = _channel_stats(images[torch.tensor(train_idx)])
+    return DataBundle(
+        name="digits",
+        classes=[str(d) for d in range(10)],
+        in_channels=1,
+        native_size=(8, 8),
+        train=subset(train_idx),
+        val=subset(val_idx),
+        test=subset(test_idx),
+        mean=mean,
+        std=std,
+        dark_background=True,
+    )
+
+
+_register(
+    DatasetInfo(
+        name="digits",
+        title="Digits (UCI, 8×8, bundled)",
+        description="1,797 handwritten digits 0–9 as grey 8×8 images; ships with the app, no download.",
+        in_channels=1,
+        native_size=(8, 8),
+        needs_download=False,
+        loader=_load_digits,
+    )
+)
+
+
+class Preprocess(nn.Module):
+    """Batch transform on the training device: resize to the model's input, then normalise."""
+
+    def __init__(self, input_size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.input_size = tuple(input_size)
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.input_size:
+            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False)
+        return (x - self.mean) / self.std
+
+
+def image_to_tensor(
+    image: Image.Image | str | Path, in_channels: int, native_size: tuple[int, int], dark_background: bool = False
+) -> torch.Tensor:
+    """Turn any image (file path or PIL image, any mode) into a ``C×H×W`` tensor in [0, 1]
+    at a dataset's native size, the form its splits yield."""
+    if not isinstance(image, Image.Image):
+        try:
+            with Image.open(image) as opened:
+                opened.load()
+                image = opened.copy()
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"Cannot read {Path(image).name} as an image: {exc}") from exc
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        # Transparent areas become the dataset's background, not black-by-accident.
+        rgba = image.convert("RGBA")
+        ground = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if dark_background else (255, 255, 255, 255))
+        image = Image.alpha_composite(ground, rgba)
+    image = image.convert("L" if in_channels == 1 else "RGB")
+    # BOX averages whole blocks when shrinking: how the 8×8 digits were made from 32×32 bitmaps.
+    image = image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)
+    data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+    tensor = data.view(image.height, image.width, -1).permute(2, 0, 1).float() / 255.0
+    if in_channels not in (1, 3):
+        tensor = tensor.mean(0, keepdim=True).expand(in_channels, -1, -1).clone()
+    if dark_background and _border_mean(tensor) > 0.5:
+        tensor = 1.0 - tensor
+    return tensor
+
+
+def _border_mean(t: torch.Tensor) -> float:
+    border = torch.cat([t[:, 0, :], t[:, -1, :], t[:, :, 0], t[:, :, -1]], dim=1)
+    return float(border.mean())

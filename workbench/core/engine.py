@@ -1,0 +1,304 @@
+"""The training engine: epochs over train and val, then test with the best-validation
+weights. It knows nothing of Qt or terminals; it tells its listeners what happens through
+plain events (``workbench.core.events``) and stops within one batch when asked."""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+import models
+
+from . import devices
+from .checkpoints import save_checkpoint
+from .datasets import DataBundle, DatasetError, Preprocess, load_dataset
+from .events import EpochEnded, Listener, RunFailed, RunFinished, RunStarted, StepEnded
+from .runstore import RunStore, default_runs_root, new_run_dir
+
+MIN_INPUT = 32
+"""Tiny images (the 8×8 digits) are upsampled to this size: the classic nets need room to
+downsample."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "lenet5"
+    dataset: str = "digits"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    """``adam`` or ``sgd`` (momentum 0.9)."""
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    input_size: int | None = None
+    """Height and width the model sees; ``None`` picks one from the model and dataset."""
+    data_root: str | None = None
+    num_workers: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TrainingFault(RuntimeError):
+    """Training cannot go on; the message is meant for the user."""
+
+
+def resolve_input_size(model_name: str, bundle: DataBundle, requested: int | None = None) -> tuple[int, int, int]:
+    info = models.get_model_info(model_name)
+    if requested:
+        hw = (requested, requested)
+    elif info.fixed_input:
+        hw = info.input_size[1:]
+    else:
+        hw = tuple(max(MIN_INPUT, s) for s in bundle.native_size)
+    return (bundle.in_channels, *hw)
+
+
+def accuracy_count(logits: torch.Tensor, targets: torch.Tensor) -> int:
+    return int((logits.argmax(1) == targets).sum())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, preprocess: nn.Module, device: torch.device,
+             should_stop=lambda: False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a loader."""
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for images, targets in loader:
+        if should_stop():
+            break
+        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        logits = _logits(model(preprocess(images)))
+        loss_sum += float(nn.functional.cross_entropy(logits, targets, reduction="sum"))
+        correct += accuracy_count(logits, targets)
+        seen += len(targets)
+    return (loss_sum / seen, correct / seen) if seen else (math.nan, math.nan)
+
+
+def _logits(output) -> torch.Tensor:
+    # Networks with auxiliary heads return several outputs in training; the first is the main one.
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+class Trainer:
+    """Runs one training run from a ``TrainConfig``.
+
+    ``run()`` never raises for a failed run: it emits ``RunFailed`` and returns the summary
+    with ``status`` ``failed``. ``request_stop()`` may be called from any thread.
+    """
+
+    def __init__(self, config: TrainConfig, listeners: list[Listener] | None = None,
+                 run_dir: str | Path | None = None, runs_root: str | Path | None = None,
+                 bundle: DataBundle | None = None):
+        self.config = config
+        self.listeners: list[Listener] = list(listeners or [])
+        self._run_dir = Path(run_dir) if run_dir else None
+        self._runs_root = Path(runs_root) if runs_root else default_runs_root()
+        self._stop = threading.Event()
+        self.bundle = bundle
+        self.model: nn.Module | None = None
+        self.device: torch.device | None = None
+        self.store: RunStore | None = None
+
+    # -- control -------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the current weights, safe to hand to another thread."""
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def _emit(self, event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> dict:
+        started = time.perf_counter()
+        summary: dict = {"model": self.config.model, "dataset": self.config.dataset, "status": "failed"}
+        try:
+            self._prepare()
+            summary = self._train(started)
+            self.store.write_summary(summary)
+            self._emit(RunFinished(str(self.store.dir), summary))
+        except Exception as exc:  # every failure becomes an event; the caller keeps running
+            message = _user_message(exc, self.config)
+            summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
+            run_dir = str(self.store.dir) if self.store else ""
+            if self.store:
+                self.store.write_summary(summary)
+            self._emit(RunFailed(run_dir, message, traceback.format_exc()))
+        return summary
+
+    def _prepare(self) -> None:
+        cfg = self.config
+        if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
+            raise TrainingFault("Epochs and batch size must be at least 1 and the learning rate above 0.")
+        torch.manual_seed(cfg.seed)
+        self.device = devices.pick_device(cfg.device)
+        if self.bundle is None:
+            self.bundle = load_dataset(cfg.dataset, root=cfg.data_root)
+        self.input_size = resolve_input_size(cfg.model, self.bundle, cfg.input_size)
+        self.model = models.create_model(
+            cfg.model, num_classes=self.bundle.num_classes, in_channels=self.bundle.in_channels,
+            input_size=self.input_size,
+        ).to(self.device)
+        self.preprocess = Preprocess(self.input_size[1:], self.bundle.mean, self.bundle.std).to(self.device)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        pin = self.device.type == "cuda"
+        loader = lambda ds, shuffle: DataLoader(  # noqa: E731
+            ds, batch_size=cfg.batch_size, shuffle=shuffle, generator=generator if shuffle else None,
+            num_workers=cfg.num_workers, pin_memory=pin, drop_last=False,
+        )
+        self.train_loader = loader(self.bundle.train, True)
+        self.val_loader = loader(self.bundle.val, False)
+        self.test_loader = loader(self.bundle.test, False)
+        if cfg.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=0.9,
+                                             weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            raise TrainingFault(f"Unknown optimizer {cfg.optimizer!r}: use 'adam' or 'sgd'.")
+        run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, cfg.dataset)
+        self.store = RunStore(run_dir)
+        self.store.write_config({**cfg.to_dict(), "input_size": list(self.input_size),
+                                 "classes": self.bundle.classes})
+        self.store.start_metrics()
+
+    def _checkpoint(self, epoch: int, val_acc: float, with_optimizer: bool) -> dict:
+        payload = {
+            "model": self.config.model,
+            "dataset": self.config.dataset,
+            "num_classes": self.bundle.num_classes,
+            "in_channels": self.bundle.in_channels,
+            "input_size": list(self.input_size),
+            "classes": list(self.bundle.classes),
+            "mean": list(self.bundle.mean),
+            "std": list(self.bundle.std),
+            "epoch": epoch,
+            "val_acc": val_acc,
+            "state_dict": self.model.state_dict(),
+        }
+        if with_optimizer:
+            payload["optimizer"] = self.optimizer.state_dict()
+        return payload
+
+    def _train(self, started: float) -> dict:
+        cfg = self.config
+        params = sum(p.numel() for p in self.model.parameters())
+        steps = len(self.train_loader)
+        self._emit(RunStarted(str(self.store.dir), cfg.to_dict(), devices.describe(self.device),
+                              list(self.bundle.classes), params, tuple(self.input_size), steps))
+        best_acc, best_epoch, best_state, done = -1.0, 0, None, 0
+        for epoch in range(1, cfg.epochs + 1):
+            epoch_start = time.perf_counter()
+            train_loss, train_acc = self._train_epoch(epoch, steps)
+            if self.stop_requested:
+                break
+            val_loss, val_acc = evaluate(self.model, self.val_loader, self.preprocess, self.device,
+                                         lambda: self.stop_requested)
+            if self.stop_requested:
+                break
+            done = epoch
+            is_best = val_acc > best_acc
+            if is_best:
+                best_acc, best_epoch = val_acc, epoch
+                best_state = copy.deepcopy(self.model.state_dict())
+                save_checkpoint(self.store.best_path, self._checkpoint(epoch, val_acc, with_optimizer=False))
+            save_checkpoint(self.store.last_path, self._checkpoint(epoch, val_acc, with_optimizer=True))
+            seconds = time.perf_counter() - epoch_start
+            self.store.append_metrics({
+                "epoch": epoch, "train_loss": round(train_loss, 6), "train_acc": round(train_acc, 6),
+                "val_loss": round(val_loss, 6), "val_acc": round(val_acc, 6),
+                "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(seconds, 3),
+            })
+            self._emit(EpochEnded(epoch, cfg.epochs, train_loss, train_acc, val_loss, val_acc,
+                                  best_acc, is_best, seconds))
+
+        summary = {
+            "model": cfg.model,
+            "dataset": cfg.dataset,
+            "status": "stopped" if self.stop_requested else "completed",
+            "epochs": done,
+            "epochs_planned": cfg.epochs,
+            "best_val_acc": best_acc if best_state is not None else None,
+            "best_epoch": best_epoch or None,
+            "test_acc": None,
+            "test_loss": None,
+            "device": devices.describe(self.device),
+            "params": params,
+            "input_size": list(self.input_size),
+            "classes": list(self.bundle.classes),
+            "run_dir": str(self.store.dir),
+            "torch": torch.__version__,
+        }
+        if best_state is not None and not self.stop_requested:
+            # Test once, with the weights that did best on validation.
+            self.model.load_state_dict(best_state)
+            test_loss, test_acc = evaluate(self.model, self.test_loader, self.preprocess, self.device)
+            summary.update(test_acc=test_acc, test_loss=test_loss)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        return summary
+
+    def _train_epoch(self, epoch: int, steps: int) -> tuple[float, float]:
+        self.model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for step, (images, targets) in enumerate(self.train_loader, start=1):
+            if self.stop_requested:
+                break
+            images = images.to(self.device, non_blocking=True)
+            targets = targets.to(self.device, non_blocking=True)
+            logits = self.model(self.preprocess(images))
+            loss = self._loss(logits, targets)
+            if not torch.isfinite(loss.detach()):
+                raise TrainingFault(
+                    f"The loss became {float(loss)} at epoch {epoch}, batch {step}. The learning rate "
+                    f"({self.config.lr:g}) is probably too high for {self.config.model}: try one ten times lower."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            batch_loss = float(loss.detach())
+            batch_correct = accuracy_count(_logits(logits).detach(), targets)
+            loss_sum += batch_loss * len(targets)
+            correct += batch_correct
+            seen += len(targets)
+            self._emit(StepEnded(epoch, step, steps, batch_loss, batch_correct / len(targets)))
+        return (loss_sum / seen, correct / seen) if seen else (math.nan, math.nan)
+
+    @staticmethod
+    def _loss(output, targets: torch.Tensor) -> torch.Tensor:
+        if isinstance(output, (tuple, list)):
+            # Auxiliary classifiers (GoogLeNet) add 0.3 × their loss, as in the paper.
+            main, *aux = output
+            loss = nn.functional.cross_entropy(main, targets)
+            return loss + sum(0.3 * nn.functional.cross_entropy(a, targets) for a in aux if a is not None)
+        return nn.functional.cross_entropy(output, targets)
+
+
+def _user_message(exc: BaseException, config: TrainConfig) -> str:
+    if isinstance(exc, (TrainingFault, DatasetError, ValueError, KeyError)):
+        return str(exc).strip("'\"")
+    if isinstance(exc, torch.OutOfMemoryError):
+        return (f"The device ran out of memory with batch size {config.batch_size}. "
+                f"Try a smaller batch size or a smaller model.")
+    return f"Training failed: {type(exc).__name__}: {exc}"
