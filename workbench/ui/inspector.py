@@ -1,0 +1,211 @@
+"""Inside-the-network widgets: the drop zone, the top-3 predictions, the layer tree and the
+feature-map grid. They only render what the core computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.inspection import ModelSummary, tile_maps
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm)"
+
+
+def tensor_to_pixmap(image: torch.Tensor, size: int) -> QPixmap:
+    """A ``C×H×W`` tensor in [0, 1] as a pixmap scaled (blocky, to show real pixels) to ``size``."""
+    array = (image.clamp(0, 1) * 255).byte()
+    if array.shape[0] == 1:
+        data = array[0].contiguous().numpy()
+        qimage = QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_Grayscale8)
+    else:
+        data = array[:3].permute(1, 2, 0).contiguous().numpy()
+        qimage = QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimage.copy()).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                                  Qt.TransformationMode.FastTransformation)
+
+
+class DropZone(QLabel):
+    """Takes image files dragged from the file manager (or picked with a click)."""
+
+    imageDropped = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("dropZone")
+        self.setAcceptDrops(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(150, 150)
+        self.setWordWrap(True)
+        self.setToolTip("Drop an image file here, or click to choose one")
+        self._set_style(False)
+        self.setText("Drop an image here\n(or click)")
+        self.path: str | None = None
+
+    def _set_style(self, hover: bool) -> None:
+        colour = "#1f77b4" if hover else "#999"
+        self.setStyleSheet(f"QLabel#dropZone {{ border: 2px dashed {colour}; border-radius: 8px; "
+                           f"background: {'#eef5fb' if hover else '#fafafa'}; color: #555; }}")
+
+    @staticmethod
+    def _first_local_file(mime) -> str | None:
+        for url in mime.urls() if mime.hasUrls() else []:
+            if url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._first_local_file(event.mimeData()):
+            event.acceptProposedAction()
+            self._set_style(True)
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._first_local_file(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._set_style(False)
+
+    def dropEvent(self, event) -> None:
+        self._set_style(False)
+        path = self._first_local_file(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.imageDropped.emit(path)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            path, _ = QFileDialog.getOpenFileName(self, "Classify an image", "", IMAGE_FILTER)
+            if path:
+                self.imageDropped.emit(path)
+
+    def show_image(self, image: torch.Tensor, caption: str) -> None:
+        self.setPixmap(tensor_to_pixmap(image, 128))
+        self.setToolTip(caption)
+
+
+class PredictionView(QWidget):
+    """The top classes and their probabilities, as labelled bars."""
+
+    def __init__(self, rows: int = 3, parent=None):
+        super().__init__(parent)
+        self.setObjectName("predictionView")
+        layout = QGridLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.title = QLabel("<b>Prediction</b>")
+        layout.addWidget(self.title, 0, 0, 1, 2)
+        self._labels: list[QLabel] = []
+        self._bars: list[QProgressBar] = []
+        for row in range(rows):
+            label, bar = QLabel("–"), QProgressBar()
+            label.setMinimumWidth(60)
+            bar.setRange(0, 1000)
+            bar.setFormat("")
+            bar.setTextVisible(True)
+            layout.addWidget(label, row + 1, 0)
+            layout.addWidget(bar, row + 1, 1)
+            self._labels.append(label)
+            self._bars.append(bar)
+        self.predictions: list[tuple[str, float]] = []
+
+    def show_predictions(self, predictions: list[tuple[str, float]], note: str = "") -> None:
+        self.predictions = list(predictions)
+        self.title.setText(f"<b>Prediction</b> {note}")
+        for i, (label, bar) in enumerate(zip(self._labels, self._bars)):
+            if i < len(predictions):
+                name, p = predictions[i]
+                label.setText(f"<b>{name}</b>" if i == 0 else name)
+                bar.setValue(int(round(p * 1000)))
+                bar.setFormat(f"{p * 100:.1f} %")
+            else:
+                label.setText("–")
+                bar.setValue(0)
+                bar.setFormat("")
+
+
+class LayerTree(QTreeWidget):
+    """Every module of the model as a tree: name, type, output shape, parameters."""
+
+    COLUMNS = ("Layer", "Type", "Output", "Params")
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("layerTree")
+        self.setHeaderLabels(self.COLUMNS)
+        self.setAlternatingRowColors(True)
+        self.setUniformRowHeights(True)
+
+    def show_summary(self, summary: ModelSummary) -> None:
+        self.clear()
+        items: dict[str, QTreeWidgetItem] = {}
+        for info in summary.layers:
+            parent_name = info.name.rpartition(".")[0]
+            parent = items.get(parent_name, self.invisibleRootItem())
+            shape = "×".join(map(str, info.output_shape)) if info.output_shape else "–"
+            item = QTreeWidgetItem(parent, [info.name.rpartition(".")[2], info.type, shape, f"{info.params:,}"])
+            item.setData(0, Qt.ItemDataRole.UserRole, info.name)
+            item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight)
+            items[info.name] = item
+        for column in range(len(self.COLUMNS)):
+            self.resizeColumnToContents(column)
+
+    def item_for(self, layer: str) -> QTreeWidgetItem | None:
+        found = [it for it in self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)
+                 if it.data(0, Qt.ItemDataRole.UserRole) == layer]
+        return found[0] if found else None
+
+    def selected_layer(self) -> str | None:
+        items = self.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+
+class FeatureMapView(QWidget):
+    """A layer's activations as a grid with one tile a channel, each tile scaled on its own."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("featureMapView")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel("Select a layer to see its feature maps")
+        layout.addWidget(self.caption)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=True)
+        self.image = pg.ImageItem()
+        self.view.addItem(self.image)
+        layout.addWidget(self.graphics, 1)
+        self.layer: str | None = None
+        self.tile_count = 0
+        self.grid: tuple[int, int] = (0, 0)
+        self.tile_size: tuple[int, int] = (0, 0)
+
+    def show_maps(self, layer: str, maps: torch.Tensor) -> None:
+        mosaic, grid = tile_maps(maps)
+        self.layer = layer
+        self.tile_count = int(maps.shape[0])
+        self.grid = grid
+        self.tile_size = (int(maps.shape[1]), int(maps.shape[2]))
+        self.image.setImage(mosaic.numpy().astype(np.float32), levels=(0.0, 1.0))
+        self.view.autoRange(padding=0.02)
+        h, w = self.tile_size
+        self.caption.setText(f"<b>{layer}</b>: {self.tile_count} channels of {h}×{w} "
+                             f"({grid[0]}×{grid[1]} grid)")
+
+    def clear_maps(self, message: str) -> None:
+        self.image.clear()
+        self.layer, self.tile_count, self.grid = None, 0, (0, 0)
+        self.caption.setText(message)

@@ -1,0 +1,381 @@
+"""The main window: pick a model and dataset, train live, drop an image, look inside."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import Qt, QThread, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+import models
+from workbench.core import devices
+from workbench.core.datasets import DataBundle, DatasetError, get_dataset_info, image_to_tensor, list_datasets, load_dataset
+from workbench.core.engine import TrainConfig, resolve_input_size
+from workbench.core.inspection import Classifier, summarize
+from workbench.core.runstore import default_runs_root
+
+from .inspector import DropZone, FeatureMapView, LayerTree, PredictionView
+from .plots import TrainingPlots
+from .worker import TrainingWorker
+
+
+def _human(n: int) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return str(n)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, runs_root: str | Path | None = None):
+        super().__init__()
+        self.setWindowTitle("CNN Workbench")
+        self.resize(1400, 860)
+        self.runs_root = Path(runs_root) if runs_root else default_runs_root()
+        self.bundle: DataBundle | None = None
+        self.classifier: Classifier | None = None
+        self.image: torch.Tensor | None = None
+        self.image_caption = ""
+        self.weights_note = "(untrained)"
+        self.last_summary: dict | None = None
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+
+        self.plots = TrainingPlots(self)
+        self._build_ui()
+        self._populate()
+        self._on_selection_changed()
+
+    # -- layout --------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.model_combo = QComboBox(objectName="modelCombo")
+        self.dataset_combo = QComboBox(objectName="datasetCombo")
+        self.epochs_spin = QSpinBox(objectName="epochsSpin", minimum=1, maximum=10_000, value=10)
+        self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=1, maximum=65_536, value=32)
+        self.lr_spin = QDoubleSpinBox(objectName="learningRateSpin", decimals=6, minimum=1e-6, maximum=10.0,
+                                      singleStep=1e-4, value=1e-3)
+        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
+        self.optimizer_combo.addItem("Adam", "adam")
+        self.optimizer_combo.addItem("SGD + momentum", "sgd")
+        self.start_button = QPushButton("Start", objectName="startButton")
+        self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
+        self.start_button.setDefault(True)
+        self.progress = QProgressBar(objectName="epochProgress", textVisible=True)
+        self.progress.setFormat("idle")
+        self.status_label = QLabel(objectName="runStatus", wordWrap=True)
+        self.error_banner = QLabel(objectName="errorBanner", wordWrap=True, visible=False)
+        self.error_banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c13; border: 1px solid #f5c2bd; "
+                                        "border-radius: 4px; padding: 6px; }")
+        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_card = QLabel(objectName="modelCard", wordWrap=True, openExternalLinks=True)
+        self.model_card.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.model_card.setTextFormat(Qt.TextFormat.RichText)
+
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        form.addRow("Dataset", self.dataset_combo)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Optimizer", self.optimizer_combo)
+        form.addRow("Device", QLabel(devices.describe(devices.pick_device())))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        setup = QGroupBox("Experiment")
+        setup_layout = QVBoxLayout(setup)
+        setup_layout.addLayout(form)
+        setup_layout.addLayout(buttons)
+        setup_layout.addWidget(self.progress)
+        setup_layout.addWidget(self.status_label)
+        setup_layout.addWidget(self.error_banner)
+        card = QGroupBox("About this model")
+        QVBoxLayout(card).addWidget(self.model_card)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(setup)
+        left_layout.addWidget(card, 1)
+        left.setMinimumWidth(300)
+        left.setMaximumWidth(380)
+
+        middle = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(self.plots.loss_plot)
+        middle.addWidget(self.plots.accuracy_plot)
+
+        self.drop_zone = DropZone()
+        self.prediction_view = PredictionView()
+        self.layer_tree = LayerTree()
+        self.feature_map_view = FeatureMapView()
+        self.image_label = QLabel(objectName="imageCaption", wordWrap=True)
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label.setMaximumWidth(170)
+        image_box = QVBoxLayout()
+        image_box.addWidget(self.drop_zone, 1)
+        image_box.addWidget(self.image_label)
+        top = QWidget()
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(image_box)
+        top_layout.addWidget(self.prediction_view, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(self.layer_tree)
+        right.addWidget(self.feature_map_view)
+        right.setSizes([190, 290, 350])
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(middle)
+        splitter.addWidget(right)
+        splitter.setSizes([330, 560, 510])
+        self.setCentralWidget(splitter)
+        self.statusBar().showMessage(f"Runs are saved under {self.runs_root}")
+
+        self.start_button.clicked.connect(self.start_training)
+        self.stop_button.clicked.connect(self.stop_training)
+        self.model_combo.currentIndexChanged.connect(self._on_selection_changed)
+        self.dataset_combo.currentIndexChanged.connect(self._on_selection_changed)
+        self.drop_zone.imageDropped.connect(self.classify_file)
+        self.layer_tree.itemSelectionChanged.connect(self._show_feature_maps)
+
+    def _populate(self) -> None:
+        by_family: dict[str, list[models.ModelInfo]] = {}
+        for name in models.list_models():
+            info = models.get_model_info(name)
+            by_family.setdefault(info.family, []).append(info)
+        bold = QFont()
+        bold.setBold(True)
+        for family, infos in sorted(by_family.items(), key=lambda kv: min(i.year for i in kv[1])):
+            self.model_combo.addItem(family)
+            header = self.model_combo.model().item(self.model_combo.count() - 1)
+            header.setEnabled(False)
+            header.setFont(bold)
+            for info in sorted(infos, key=lambda i: (i.year, i.name)):
+                self.model_combo.addItem(f"    {info.name}", info.name)
+        self.model_combo.setCurrentIndex(self.model_combo.findData("lenet5"))
+        for name in list_datasets():
+            self.dataset_combo.addItem(get_dataset_info(name).title, name)
+
+    # -- selection and the inspection model ------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return self.model_combo.currentData()
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset_combo.currentData()
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        if self.model_name is None or self.dataset_name is None or self.training:
+            return
+        self._show_error("")
+        try:
+            if self.bundle is None or self.bundle.name != self.dataset_name:
+                self.bundle = load_dataset(self.dataset_name)
+                sample, label = self.bundle.test[0]
+                self._set_image(sample, f"test sample 0 (label {self.bundle.classes[int(label)]})")
+            self._build_inspection_model(self.model_name, resolve_input_size(self.model_name, self.bundle))
+        except (DatasetError, ValueError, RuntimeError) as exc:
+            self._show_error(str(exc))
+
+    def _build_inspection_model(self, name: str, input_shape: tuple[int, int, int]) -> None:
+        model = models.create_model(name, num_classes=self.bundle.num_classes, in_channels=input_shape[0],
+                                    input_size=input_shape)
+        self.classifier = Classifier(model, self.bundle.classes, input_shape, self.bundle.native_size,
+                                     self.bundle.mean, self.bundle.std, self.bundle.dark_background)
+        self.weights_note = "(untrained)"
+        summary = summarize(model, input_shape)
+        self.layer_tree.show_summary(summary)
+        self._show_card(name, summary)
+        self.feature_map_view.clear_maps("Select a layer to see its feature maps")
+        self._refresh_inspection()
+
+    def _show_card(self, name: str, summary) -> None:
+        info = models.get_model_info(name)
+        c, h, w = summary.input_shape
+        self.model_card.setText(
+            f"<h3 style='margin:0'>{html.escape(name)}</h3>"
+            f"<p style='color:#555'>{html.escape(info.family)} · {info.year}<br>"
+            f"<a href='{html.escape(info.url)}'>{html.escape(info.paper)}</a></p>"
+            f"<p>{html.escape(info.idea)}</p>"
+            f"<p><b>{summary.total_params:,}</b> parameters · <b>{_human(summary.total_macs)}</b> "
+            f"multiply-adds at {c}×{h}×{w}<br><span style='color:#555'>Stem: {html.escape(summary.stem_info)}</span></p>"
+        )
+
+    def _set_image(self, image: torch.Tensor, caption: str) -> None:
+        self.image = image
+        self.image_caption = caption
+        self.drop_zone.show_image(image, caption)
+        self.image_label.setText(f"<small>{html.escape(caption)}</small>")
+
+    @Slot(str)
+    def classify_file(self, path: str) -> None:
+        if self.bundle is None or self.classifier is None:
+            return
+        try:
+            image = image_to_tensor(path, self.bundle.in_channels, self.bundle.native_size,
+                                    self.bundle.dark_background)
+        except DatasetError as exc:
+            self._show_error(str(exc))
+            return
+        self._show_error("")
+        self._set_image(image, Path(path).name)
+        self._refresh_inspection()
+        self.statusBar().showMessage(f"Classified {Path(path).name}", 5000)
+
+    def _refresh_inspection(self) -> None:
+        if self.classifier is None or self.image is None:
+            return
+        self.prediction_view.show_predictions(self.classifier.top_k(self.image, 3), self.weights_note)
+        self._show_feature_maps()
+
+    @Slot()
+    def _show_feature_maps(self) -> None:
+        layer = self.layer_tree.selected_layer()
+        if layer is None or self.classifier is None or self.image is None:
+            return
+        try:
+            self.feature_map_view.show_maps(layer, self.classifier.feature_maps(self.image, layer))
+        except (ValueError, RuntimeError) as exc:
+            self.feature_map_view.clear_maps(f"{layer}: {exc}")
+
+    def select_layer(self, layer: str) -> None:
+        item = self.layer_tree.item_for(layer)
+        if item is None:
+            raise KeyError(layer)
+        self.layer_tree.setCurrentItem(item)
+
+    # -- training ------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self._thread is not None
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(
+            model=self.model_name, dataset=self.dataset_name, epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(), lr=self.lr_spin.value(), optimizer=self.optimizer_combo.currentData(),
+        )
+
+    @Slot()
+    def start_training(self) -> None:
+        if self.training or self.bundle is None:
+            return
+        self._show_error("")
+        self.plots.clear()
+        self.last_summary = None
+        config = self.config()
+        self._thread = QThread(self)
+        self._worker = TrainingWorker(config, runs_root=self.runs_root, bundle=self.bundle)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.runStarted.connect(self._on_run_started)
+        self._worker.stepEnded.connect(self._on_step)
+        self._worker.epochEnded.connect(self._on_epoch)
+        self._worker.runFinished.connect(self._on_finished)
+        self._worker.runFailed.connect(self._on_failed)
+        self._worker.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._set_controls_enabled(False)
+        self.progress.setRange(0, config.epochs)
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        self.status_label.setText(f"Training {config.model} on {config.dataset}…")
+        self._thread.start()
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self.stop_button.setEnabled(False)
+            self.status_label.setText("Stopping after this batch…")
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        for widget in (self.model_combo, self.dataset_combo, self.epochs_spin, self.batch_spin, self.lr_spin,
+                       self.optimizer_combo, self.start_button):
+            widget.setEnabled(enabled)
+        self.stop_button.setEnabled(not enabled)
+
+    @Slot(object)
+    def _on_run_started(self, event) -> None:
+        self._build_inspection_model(self.model_name, tuple(event.input_size))
+        self.weights_note = "(training…)"
+        self.status_label.setText(f"Training {event.config['model']} ({event.num_params:,} parameters) "
+                                  f"on {event.device}.<br>Run folder: {html.escape(event.run_dir)}")
+
+    @Slot(object)
+    def _on_step(self, event) -> None:
+        self.plots.add_step(event.progress, event.loss)
+        self.progress.setFormat(f"epoch {event.epoch}: batch {event.step}/{event.steps_per_epoch}")
+
+    @Slot(object, object)
+    def _on_epoch(self, event, weights) -> None:
+        self.plots.add_epoch(event.epoch, event.train_loss, event.train_acc, event.val_loss, event.val_acc)
+        self.progress.setValue(event.epoch)
+        self.progress.setFormat(f"epoch {event.epoch}/{event.epochs} · val acc {event.val_acc:.3f}")
+        self.classifier.model.load_state_dict(weights)
+        self.weights_note = f"(epoch {event.epoch})"
+        self._refresh_inspection()
+
+    @Slot(object, object)
+    def _on_finished(self, event, weights) -> None:
+        summary = event.summary
+        self.last_summary = summary
+        self.classifier.model.load_state_dict(weights)
+        if summary["status"] == "completed":
+            self.weights_note = f"(best epoch {summary['best_epoch']})"
+            text = (f"Done in {summary['seconds']:.1f} s: best val acc <b>{summary['best_val_acc']:.3f}</b> "
+                    f"(epoch {summary['best_epoch']}), test acc <b>{summary['test_acc']:.3f}</b>.")
+        else:
+            self.weights_note = f"(stopped after epoch {summary['epochs']})"
+            text = f"Stopped after {summary['epochs']} epoch(s)."
+        self.status_label.setText(f"{text}<br>Run folder: {html.escape(event.run_dir)}")
+        self.progress.setFormat(summary["status"])
+        self._refresh_inspection()
+
+    @Slot(object)
+    def _on_failed(self, event) -> None:
+        self.last_summary = {"status": "failed", "error": event.message}
+        self._show_error(event.message)
+        self.status_label.setText("Training failed.")
+        self.progress.setFormat("failed")
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._worker is not None:
+            self._worker.deleteLater()
+        if self._thread is not None:
+            self._thread.deleteLater()
+        self._worker = None
+        self._thread = None
+        self._set_controls_enabled(True)
+
+    def _show_error(self, message: str) -> None:
+        self.error_banner.setText(message)
+        self.error_banner.setVisible(bool(message))
+
+    def closeEvent(self, event) -> None:
+        """Stop a run cleanly: ask the worker to stop, then wait for its thread to end."""
+        if self._worker is not None:
+            self._worker.stop()
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+        super().closeEvent(event)
