@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import uuid
 from pathlib import Path
 
@@ -42,11 +43,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"No checkpoint at {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # corrupt, truncated, or pickles arbitrary objects
+    except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path.name} is not a checkpoint that can be loaded safely "
-            f"(only weights and plain values are accepted): {str(exc).splitlines()[0]}"
+            f"{path.name} holds Python objects besides weights, so it cannot be loaded safely "
+            f"(loading it could run code). Only weights and plain values are accepted."
         ) from exc
+    except Exception as exc:  # corrupt or truncated
+        raise CheckpointError(f"{path.name} is not a readable checkpoint: {str(exc).splitlines()[0]}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} was not written by CNN Workbench (no '{FORMAT}' marker)")
     missing = [k for k in REQUIRED if k not in payload]

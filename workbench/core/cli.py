@@ -6,6 +6,7 @@ It drives the same engine as the window; a progress bar is just one more listene
 from __future__ import annotations
 
 import argparse
+import io
 import shutil
 import sys
 from typing import TextIO
@@ -16,11 +17,11 @@ from .events import EpochEnded, RunFailed, RunStarted, StepEnded
 class ProgressBar:
     """Listener that draws ``epoch 3/5 [######----] 12/20 loss 0.1234`` on one line."""
 
-    def __init__(self, epochs: int, stream: TextIO = sys.stderr, width: int = 24):
+    def __init__(self, epochs: int, stream: TextIO | None = None, width: int = 24):
         self.epochs = epochs
-        self.stream = stream
+        self.stream = stream or sys.stderr or io.StringIO()  # pythonw (a GUI script) has no stderr
         self.width = width
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self._last_val = ""
 
     def __call__(self, event) -> None:

@@ -271,7 +271,7 @@ class Trainer:
             loss = self._loss(logits, targets)
             if not torch.isfinite(loss.detach()):
                 raise TrainingFault(
-                    f"The loss became {float(loss)} at epoch {epoch}, batch {step}. The learning rate "
+                    f"The loss became {float(loss.detach())} at epoch {epoch}, batch {step}. The learning rate "
                     f"({self.config.lr:g}) is probably too high for {self.config.model}: try one ten times lower."
                 )
             self.optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,24 @@
+import os
+
+# Qt must know it has no screen before anything imports it (CI has no display).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(min(4, torch.get_num_threads()))
+
+
+@pytest.fixture(autouse=True)
+def workbench_home(tmp_path, monkeypatch):
+    """Runs go to a temporary home, never the user's."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CNN_WORKBENCH_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from workbench.core.datasets import load_dataset
+
+    return load_dataset("digits")
