@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import Qt, QThread, Slot
+from PySide6.QtCore import Qt, QThread, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
@@ -44,6 +44,11 @@ def _human(n: int) -> str:
 
 
 class MainWindow(QMainWindow):
+    # Emitted in the UI thread once the window has shown what happened (for automation and tests).
+    stepShown = Signal(object)  # StepEnded
+    epochShown = Signal(object)  # EpochEnded
+    trainingEnded = Signal(object)  # the run's summary dict
+
     def __init__(self, runs_root: str | Path | None = None):
         super().__init__()
         self.setWindowTitle("CNN Workbench")
@@ -324,6 +329,7 @@ class MainWindow(QMainWindow):
     def _on_step(self, event) -> None:
         self.plots.add_step(event.progress, event.loss)
         self.progress.setFormat(f"epoch {event.epoch}: batch {event.step}/{event.steps_per_epoch}")
+        self.stepShown.emit(event)
 
     @Slot(object, object)
     def _on_epoch(self, event, weights) -> None:
@@ -333,6 +339,7 @@ class MainWindow(QMainWindow):
         self.classifier.model.load_state_dict(weights)
         self.weights_note = f"(epoch {event.epoch})"
         self._refresh_inspection()
+        self.epochShown.emit(event)
 
     @Slot(object, object)
     def _on_finished(self, event, weights) -> None:
@@ -366,6 +373,7 @@ class MainWindow(QMainWindow):
         self._worker = None
         self._thread = None
         self._set_controls_enabled(True)
+        self.trainingEnded.emit(self.last_summary or {})
 
     def _show_error(self, message: str) -> None:
         self.error_banner.setText(message)

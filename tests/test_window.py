@@ -1,0 +1,151 @@
+"""The real window, driven offscreen with pytest-qt: train, drop an image, look inside."""
+
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox, QTreeWidget, QWidget
+
+from workbench.ui.main_window import MainWindow
+
+OBJECT_NAMES = {
+    "modelCombo": QComboBox, "datasetCombo": QComboBox, "epochsSpin": QSpinBox, "batchSizeSpin": QSpinBox,
+    "learningRateSpin": QDoubleSpinBox, "startButton": QPushButton, "stopButton": QPushButton,
+    "lossPlot": QWidget, "accuracyPlot": QWidget, "dropZone": QWidget, "predictionView": QWidget,
+    "layerTree": QTreeWidget, "featureMapView": QWidget,
+}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(runs_root=tmp_path / "runs")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def find(win, name):
+    widget = win.findChild(OBJECT_NAMES[name], name)
+    assert widget is not None, f"no {name}"
+    return widget
+
+
+def drop_file(widget, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    widget.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(drop)
+
+
+def curve_points(plot):
+    return [len(item.getData()[0] if item.getData()[0] is not None else []) for item in plot.getPlotItem().listDataItems()]
+
+
+def test_all_controls_are_named(window):
+    for name in OBJECT_NAMES:
+        find(window, name)
+
+
+def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, digits):
+    find(window, "modelCombo").setCurrentIndex(find(window, "modelCombo").findData("lenet5"))
+    find(window, "datasetCombo").setCurrentIndex(find(window, "datasetCombo").findData("digits"))
+    find(window, "epochsSpin").setValue(4)
+    find(window, "batchSizeSpin").setValue(32)
+    find(window, "learningRateSpin").setValue(0.002)
+    assert window.config().lr == pytest.approx(0.002)
+
+    # Signals of the window itself: a worker's signal would call qtbot's slot in the worker thread.
+    with qtbot.waitSignal(window.epochShown, timeout=60_000) as first:
+        qtbot.mouseClick(find(window, "startButton"), Qt.MouseButton.LeftButton)
+        assert window.training and not find(window, "startButton").isEnabled()
+        assert find(window, "stopButton").isEnabled()
+    assert first.args[0].epoch == 1
+    assert curve_points(find(window, "lossPlot"))[0] > 0  # points appear while training runs
+    qtbot.waitUntil(lambda: not window.training, timeout=120_000)
+    assert window.last_summary["status"] == "completed" and window.last_summary["epochs"] == 4
+    assert window.last_summary["test_acc"] > 0.9
+
+    loss_points = curve_points(find(window, "lossPlot"))
+    acc_points = curve_points(find(window, "accuracyPlot"))
+    steps = 4 * -(-len(digits.train) // 32)
+    assert loss_points == [steps, 4]  # train loss per batch, val loss per epoch
+    assert acc_points == [4, 4]  # train and val accuracy per epoch
+    assert find(window, "startButton").isEnabled() and not find(window, "stopButton").isEnabled()
+
+    # Drop a digit drawn dark-on-light, the way a user would save one.
+    sample, label = digits.test[0]
+    image = Image.fromarray(((1 - sample[0]) * 255).byte().numpy(), "L").resize((96, 96), Image.Resampling.NEAREST)
+    path = tmp_path / "my_digit.png"
+    image.save(path)
+    drop_file(find(window, "dropZone"), path)
+    predictions = find(window, "predictionView").predictions
+    assert len(predictions) == 3
+    probs = [p for _, p in predictions]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    assert predictions[0][0] == digits.classes[int(label)]
+    # The file went through the same pipeline as the training data (up to 8-bit rounding).
+    direct = window.classifier.top_k(sample, 3)
+    assert [c for c, _ in predictions] == [c for c, _ in direct]
+    assert [p for _, p in predictions] == pytest.approx([p for _, p in direct], abs=1e-3)
+    assert window.image_caption == "my_digit.png"
+
+    # Selecting a layer shows one tile per channel of that layer's output.
+    view = find(window, "featureMapView")
+    for layer, channels in (("c1", 6), ("c3", 16), ("f6", 84)):
+        window.select_layer(layer)
+        assert view.layer == layer and view.tile_count == channels
+        rows, cols = view.grid
+        assert rows * cols >= channels > (rows - 1) * cols
+        assert view.image.image is not None
+    tree = find(window, "layerTree")
+    assert tree.selected_layer() == "f6"
+
+
+def test_stop_button_stops_within_a_batch(window, qtbot):
+    find(window, "epochsSpin").setValue(500)
+    with qtbot.waitSignal(window.stepShown, timeout=30_000):
+        window.start_training()
+    with qtbot.waitSignal(window.trainingEnded, timeout=30_000):
+        qtbot.mouseClick(find(window, "stopButton"), Qt.MouseButton.LeftButton)
+    assert window.last_summary["status"] == "stopped"
+
+
+def test_closing_during_training_stops_the_thread_cleanly(qtbot, tmp_path, qtlog):
+    win = MainWindow(runs_root=tmp_path / "runs")
+    win.show()
+    win.epochs_spin.setValue(500)
+    with qtbot.waitSignal(win.stepShown, timeout=30_000):
+        win.start_training()
+    thread = win._thread
+    win.close()
+    assert thread.isFinished()
+    messages = [rec.message for rec in qtlog.records]
+    assert not any("Destroyed while thread" in m for m in messages), messages
+    win.deleteLater()
+
+
+def test_bad_drop_shows_a_message_and_keeps_the_image(window, tmp_path):
+    before = window.image_caption
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    drop_file(find(window, "dropZone"), bad)
+    assert window.error_banner.isVisible() and "Cannot read notes.txt" in window.error_banner.text()
+    assert window.image_caption == before
+
+
+def test_switching_model_rebuilds_the_layer_tree(window):
+    combo = find(window, "modelCombo")
+    combo.setCurrentIndex(combo.findData("resnet18"))
+    assert window.classifier.model.model_name == "resnet18"
+    assert window.layer_tree.item_for("layer4.1.conv2") is not None
+    window.select_layer("layer2")
+    assert window.feature_map_view.tile_count == 128
+    assert "ResNet" in window.model_card.text() and "11,1" in window.model_card.text()
