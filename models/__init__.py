@@ -10,7 +10,7 @@ from ._interface import InputResize, WorkbenchModel
 from ._registry import ModelInfo, create_model, get_model_info, list_models, register_model
 
 # Importing a family module registers its builders.
-from . import lenet, resnet  # noqa: E402,F401  (order sets nothing: list_models sorts)
+from . import alexnet, cifar_resnet, densenet, dpn, inception, lenet, nin, resnet, resnext, senet, vgg, wide_resnet  # noqa: E402,F401
 
 __all__ = [
     "InputResize",

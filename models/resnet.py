@@ -13,8 +13,9 @@ from torchvision.models import resnet as tv
 
 from ._interface import WorkbenchModel, feature
 from ._registry import register_model
+from ._staged import StagedNet, stem_for
 
-__all__ = ["ResNet", "SMALL_INPUT"]
+__all__ = ["ResNet", "PreActBlock", "SMALL_INPUT"]
 
 SMALL_INPUT = 128
 """Below this height/width an ImageNet stem (7×7 stride 2 + max-pool, /4) throws away too
@@ -80,3 +81,85 @@ def _register(**kw):
 def resnet18(num_classes=1000, in_channels=3, input_size=(224, 224), **kwargs) -> ResNet:
     """ResNet-18 (`paper <https://arxiv.org/abs/1512.03385>`_), torchvision's implementation."""
     return _resnet(tv.BasicBlock, [2, 2, 2, 2], num_classes, in_channels, input_size, **kwargs)
+
+
+@_register(year=2015)
+def resnet34(num_classes=1000, in_channels=3, input_size=(224, 224), **kwargs) -> ResNet:
+    """ResNet-34, torchvision's."""
+    return _resnet(tv.BasicBlock, [3, 4, 6, 3], num_classes, in_channels, input_size, **kwargs)
+
+
+@_register(year=2015)
+def resnet50(num_classes=1000, in_channels=3, input_size=(224, 224), **kwargs) -> ResNet:
+    """ResNet-50 (bottleneck blocks), torchvision's."""
+    return _resnet(tv.Bottleneck, [3, 4, 6, 3], num_classes, in_channels, input_size, **kwargs)
+
+
+@_register(year=2015)
+def resnet101(num_classes=1000, in_channels=3, input_size=(224, 224), **kwargs) -> ResNet:
+    """ResNet-101, torchvision's."""
+    return _resnet(tv.Bottleneck, [3, 4, 23, 3], num_classes, in_channels, input_size, **kwargs)
+
+
+@_register(year=2015)
+def resnet152(num_classes=1000, in_channels=3, input_size=(224, 224), **kwargs) -> ResNet:
+    """ResNet-152, torchvision's."""
+    return _resnet(tv.Bottleneck, [3, 8, 36, 3], num_classes, in_channels, input_size, **kwargs)
+
+
+class PreActBlock(nn.Module):
+    """BN → ReLU → conv, twice; the shortcut is a clean identity (a 1×1 projection of the
+    pre-activated input where the shape changes). Optional dropout between the convolutions
+    (Wide ResNet)."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+        self.relu = nn.ReLU(inplace=False)
+        self.shortcut = (nn.Conv2d(in_channels, channels, 1, stride, bias=False)
+                         if stride != 1 or in_channels != channels else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.relu(self.bn1(x))
+        shortcut = self.shortcut(pre) if self.shortcut is not None else x
+        out = self.conv1(pre)
+        out = self.conv2(self.dropout(self.relu(self.bn2(out))))
+        return out + shortcut
+
+
+def preact_stages(widths, depths, in_channels: int, dropout: float = 0.0) -> list[nn.Sequential]:
+    stages = []
+    for i, (width, depth) in enumerate(zip(widths, depths)):
+        blocks = []
+        for j in range(depth):
+            blocks.append(PreActBlock(in_channels, width, 2 if (i > 0 and j == 0) else 1, dropout))
+            in_channels = width
+        stages.append(nn.Sequential(*blocks))
+    return stages
+
+
+def bn_relu(channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+
+
+@register_model(
+    family="ResNet",
+    year=2016,
+    paper="Identity Mappings in Deep Residual Networks",
+    url="https://arxiv.org/abs/1603.05027",
+    idea=(
+        "ResNet v2: move batch norm and ReLU before each convolution (pre-activation) so that the "
+        "shortcut path is a pure identity from any block to any later one. Signals and gradients "
+        "then pass unchanged through the whole network, and 1001-layer nets train."
+    ),
+)
+def preact_resnet18(num_classes=1000, in_channels=3, input_size=(224, 224), **kwargs) -> StagedNet:
+    """Pre-activation ResNet-18 (`paper <https://arxiv.org/abs/1603.05027>`_)."""
+    stem, r, info = stem_for(in_channels, 64, input_size, bn=False, paper_input="large")
+    widths = [64, 128, 256, 512]
+    return StagedNet(stem, preact_stages(widths, [2, 2, 2, 2], 64), widths, [r, 2 * r, 4 * r, 8 * r],
+                     num_classes, post=bn_relu(512), stem_info=info)

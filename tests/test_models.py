@@ -90,10 +90,9 @@ def test_forward_backward_at_every_shape(name, shape):
     net = models.create_model(name, num_classes=7, in_channels=shape[0], input_size=shape)
     net.train()
     out = net(torch.randn(2, *shape))
-    logits = out[0] if isinstance(out, (tuple, list)) else out
-    assert logits.shape == (2, 7)
-    loss = F.cross_entropy(logits, torch.tensor([0, 3]))
-    loss.backward()
+    outputs = list(out) if isinstance(out, (tuple, list)) else [out]  # main logits, then auxiliary ones
+    assert all(o.shape == (2, 7) for o in outputs)
+    sum(F.cross_entropy(o, torch.tensor([0, 3])) for o in outputs).backward()
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
