@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from ._interface import InputResize, WorkbenchModel, feature
 from ._registry import register_model
 
-__all__ = ["LeNet5", "ScaledTanh", "Subsampling", "PartialConv2d", "C3_CONNECTIONS"]
+__all__ = ["LeNet5", "LeNet5ReLU", "ScaledTanh", "Subsampling", "PartialConv2d", "C3_CONNECTIONS"]
 
 # Table I of the paper: which S2 maps (rows) feed each C3 map (columns).
 C3_CONNECTIONS: tuple[tuple[int, ...], ...] = (
@@ -150,3 +150,54 @@ class LeNet5(WorkbenchModel, nn.Module):
 def lenet5(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (32, 32)) -> LeNet5:
     """LeNet-5 (`paper <http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf>`_)."""
     return LeNet5(num_classes, in_channels, input_size)
+
+
+class LeNet5ReLU(WorkbenchModel, nn.Module):
+    """The common modern LeNet: ReLU, max-pooling, 16 and 32 channels, 800 → 32 → classes
+    (as in the CIFAR-10 tutorials). Defined on 32×32; other sizes are resized by the stem."""
+
+    classifier_name = "fc2"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, input_size: tuple[int, int] = (32, 32)):
+        super().__init__()
+        self.num_classes = num_classes
+        self.stem = InputResize((32, 32))
+        if tuple(input_size) != (32, 32):
+            self.stem_info = f"resize {input_size[0]}×{input_size[1]} → 32×32 (LeNet is defined on 32×32)"
+        self.conv1 = nn.Conv2d(in_channels, 16, 5)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(16, 32, 5)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.pool2 = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(32 * 5 * 5, 32)
+        self.relu3 = nn.ReLU(inplace=True)
+        self.fc2 = nn.Linear(32, num_classes)
+        self.feature_info = [feature("relu1", 16, 1), feature("pool1", 16, 2), feature("relu2", 32, 2),
+                             feature("pool2", 32, 4)]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(self.relu1(self.conv1(self.stem(x))))
+        return self.pool2(self.relu2(self.conv2(x)))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.relu3(self.fc1(torch.flatten(x, 1)))
+        return x if pre_logits else self.fc2(x)
+
+
+@register_model(
+    family="LeNet",
+    year=1998,
+    paper="Gradient-Based Learning Applied to Document Recognition",
+    url="http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf",
+    idea=(
+        "LeNet-5's layout with today's defaults: ReLU instead of the scaled tanh, max-pooling instead "
+        "of trainable subsampling, full connections between the convolutions and a plain linear "
+        "classifier. The usual first network of a deep-learning course."
+    ),
+    input_size=(3, 32, 32),
+    fixed_input=True,
+)
+def lenet5_relu(num_classes: int = 10, in_channels: int = 3, input_size: tuple[int, int] = (32, 32)) -> LeNet5ReLU:
+    """LeNet-5 in its modern form (ReLU, max-pooling, 16-32 channels)."""
+    return LeNet5ReLU(num_classes, in_channels, input_size)
