@@ -42,3 +42,65 @@ def test_entry_point_runs_headless(tmp_path):
     done = subprocess.run([*exe, "summary", "lenet5", "--input", "1x32x32", "--classes", "10"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "Total params: 60,850" in done.stdout
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    """Summary table rows by layer path (the first column, indentation stripped)."""
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1].replace(",", "").isdigit():
+            rows.setdefault(parts[0], parts)
+    return rows
+
+
+def test_summary_reproduces_the_papers_figures(capsys):
+    def summary(*args):
+        assert main(["summary", *args, "--depth", "1"]) == 0
+        return capsys.readouterr().out
+
+    rows = _rows(summary("lenet5", "--input", "1x32x32", "--classes", "10"))
+    assert rows["c1"][3] == "156" and rows["c3"][3] == "1,516" and rows["c3"][2] == "16×10×10"
+
+    out = summary("alexnet2012", "--input", "3x227x227", "--classes", "1000")
+    rows = _rows(out)
+    assert [rows[n][3] for n in ("conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")] == [
+        "307,456", "885,120", "663,936", "442,624", "37,752,832", "16,781,312", "4,097,000"]
+    assert rows["conv1"][3] == "34,944"  # 34,848 weights + 96 biases
+
+    rows = _rows(summary("googlenet", "--input", "3x224x224"))
+    assert rows["inception3a"][2] == "256×28×28" and rows["inception3b"][2] == "480×28×28"
+
+    out = summary("resnet18", "--input", "1x224x224")
+    rows = _rows(out)
+    assert [rows[f"layer{i}"][2] for i in range(1, 5)] == ["64×56×56", "128×28×28", "256×14×14", "512×7×7"]
+    assert "Stem: ImageNet stem" in out
+
+    rows = _rows(summary("nin", "--input", "1x224x224", "--classes", "10"))
+    assert [rows[f"mlpconv{i}"][2] for i in range(1, 5)] == ["96×55×55", "256×27×27", "384×13×13", "10×6×6"]
+
+    out = summary("resnet18", "--input", "3x32x32", "--classes", "10")
+    assert "Stem: CIFAR stem" in out and "Total mult-adds: 555,422,720 " in out
+
+
+def test_summary_rejects_a_bad_shape(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["summary", "resnet18", "--input", "224x224"])
+    assert "expected CxHxW" in capsys.readouterr().err
+
+
+def test_degradation_demo_trains_from_the_cli(tmp_path, monkeypatch, capsys):
+    """plain20, plain56, resnet20 and resnet56 on CIFAR-shaped data (CIFAR-10's on-disk format)."""
+    from fake_datasets import write_cifar10
+
+    write_cifar10(tmp_path / "data", monkeypatch, n_train=300, n_test=60)
+    for name in ("plain20", "plain56", "resnet20", "resnet56"):
+        out = tmp_path / name
+        code = main(["train", "--model", name, "--dataset", "cifar10", "--data-root", str(tmp_path / "data"),
+                     "--epochs", "1", "--batch-size", "50", "--out", str(out)])
+        assert code == 0, capsys.readouterr().err
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["input_size"] == [3, 32, 32]
+        assert summary["test_acc"] is not None and len((out / "metrics.csv").read_text().splitlines()) == 2

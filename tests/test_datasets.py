@@ -71,3 +71,39 @@ def test_preprocess_resizes_and_normalises():
     pre = Preprocess((32, 32), (0.5,), (0.25,))
     out = pre(torch.full((2, 1, 8, 8), 0.75))
     assert out.shape == (2, 1, 32, 32) and torch.allclose(out, torch.ones_like(out))
+
+
+def test_mnist_from_idx_files(tmp_path):
+    from fake_datasets import write_mnist
+
+    write_mnist(tmp_path, n_train=200, n_test=50)
+    bundle = load_dataset("mnist", root=tmp_path, download=False)
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (180, 20, 50)
+    image, label = bundle.train[0]
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32 and 0 <= image.min() <= image.max() <= 1
+    assert bundle.classes == [str(d) for d in range(10)] and bundle.dark_background
+
+
+def test_cifar10_from_pickle_batches(tmp_path, monkeypatch):
+    from fake_datasets import write_cifar10
+
+    write_cifar10(tmp_path, monkeypatch, n_train=500, n_test=100)
+    # download=True finds the verified files and fetches nothing.
+    bundle = load_dataset("cifar10", root=tmp_path, download=True)
+    # 50 images a class: slots 0-1 of every 20 go to val, 6 a class (real CIFAR-10: exactly 10 %).
+    assert (len(bundle.train), len(bundle.val), len(bundle.test)) == (440, 60, 100)
+    assert bundle.classes[0] == "airplane" and bundle.in_channels == 3 and bundle.native_size == (32, 32)
+    assert bundle.train[0][0].shape == (3, 32, 32)
+
+
+def test_missing_dataset_without_network_says_what_to_do(tmp_path, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DatasetError, match="CIFAR-10.*into .*Connect to the internet once"):
+        load_dataset("cifar10", root=tmp_path, download=True)
+    with pytest.raises(DatasetError, match="MNIST.*is not in"):
+        load_dataset("mnist", root=tmp_path, download=False)
