@@ -149,3 +149,52 @@ def test_switching_model_rebuilds_the_layer_tree(window):
     window.select_layer("layer2")
     assert window.feature_map_view.tile_count == 128
     assert "ResNet" in window.model_card.text() and "11,1" in window.model_card.text()
+
+
+def test_model_picker_groups_every_model_by_family(window):
+    import models
+
+    combo = find(window, "modelCombo")
+    names = [combo.itemData(i) for i in range(combo.count()) if combo.itemData(i)]
+    assert sorted(names) == models.list_models()
+    headers = [combo.itemText(i) for i in range(combo.count()) if combo.itemData(i) is None]
+    assert {"LeNet", "AlexNet", "VGG", "NIN", "GoogLeNet/Inception", "ResNet", "DenseNet", "ResNeXt", "SENet",
+            "WideResNet", "DPN"} == set(headers)
+    assert not any(combo.model().item(i).isEnabled() for i in range(combo.count()) if combo.itemData(i) is None)
+    combo.setCurrentIndex(combo.findData("alexnet2012"))
+    card = window.model_card.text()
+    params = sum(p.numel() for p in window.classifier.model.parameters())
+    assert "2012" in card and f"{params:,}</b> parameters" in card and "at 1×227×227" in card
+
+
+def test_a_dataset_not_yet_downloaded_fails_cleanly_offline(window, qtbot, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    combo = find(window, "datasetCombo")
+    combo.setCurrentIndex(combo.findData("cifar10"))
+    assert "not downloaded yet" in window.status_label.text()
+    assert window.classifier.input_shape == (3, 32, 32) and len(window.classifier.classes) == 10
+    with qtbot.waitSignal(window.trainingEnded, timeout=60_000):
+        window.start_training()
+    assert window.last_summary["status"] == "failed"
+    assert window.error_banner.isVisible() and "Connect to the internet once" in window.error_banner.text()
+    assert find(window, "startButton").isEnabled()
+
+
+def test_a_downloaded_dataset_trains_in_the_window(window, qtbot, monkeypatch, workbench_home):
+    from fake_datasets import write_cifar10
+
+    write_cifar10(workbench_home / "data", monkeypatch, n_train=200, n_test=40)
+    find(window, "datasetCombo").setCurrentIndex(find(window, "datasetCombo").findData("cifar10"))
+    find(window, "modelCombo").setCurrentIndex(find(window, "modelCombo").findData("resnet20"))
+    assert window.bundle is not None and window.image.shape == (3, 32, 32)
+    find(window, "epochsSpin").setValue(1)
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
+        window.start_training()
+    assert window.last_summary["status"] == "completed" and window.last_summary["dataset"] == "cifar10"
+    window.select_layer("layer3")
+    assert window.feature_map_view.tile_count == 64

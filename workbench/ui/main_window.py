@@ -187,6 +187,15 @@ class MainWindow(QMainWindow):
     def dataset_name(self) -> str:
         return self.dataset_combo.currentData()
 
+    @property
+    def data_spec(self):
+        """The loaded dataset, or, before its download, what is known of it (same attributes)."""
+        return self.bundle if self.bundle is not None else get_dataset_info(self.dataset_name)
+
+    def _classes(self) -> list[str]:
+        spec = self.data_spec
+        return list(spec.classes) if hasattr(spec, "classes") else [str(i) for i in range(spec.num_classes)]
+
     @Slot()
     def _on_selection_changed(self) -> None:
         if self.model_name is None or self.dataset_name is None or self.training:
@@ -194,23 +203,43 @@ class MainWindow(QMainWindow):
         self._show_error("")
         try:
             if self.bundle is None or self.bundle.name != self.dataset_name:
-                self.bundle = load_dataset(self.dataset_name)
-                sample, label = self.bundle.test[0]
-                self._set_image(sample, f"test sample 0 (label {self.bundle.classes[int(label)]})")
-            self._build_inspection_model(self.model_name, resolve_input_size(self.model_name, self.bundle))
+                self._load_bundle()
+            self._build_inspection_model(self.model_name, resolve_input_size(self.model_name, self.data_spec))
         except (DatasetError, ValueError, RuntimeError) as exc:
             self._show_error(str(exc))
 
+    def _load_bundle(self) -> None:
+        """Load the chosen dataset if it is on disk; a dataset still to download loads at Start,
+        in the training thread, so the window never waits on the network."""
+        info = get_dataset_info(self.dataset_name)
+        try:
+            self.bundle = load_dataset(info.name, download=False)
+        except DatasetError:
+            if not info.needs_download:
+                raise
+            self.bundle = None
+            self.status_label.setText(f"{html.escape(info.title)} is not downloaded yet: it downloads when you "
+                                      f"press Start. {html.escape(info.description)}")
+            return
+        sample, label = self.bundle.test[0]
+        self._set_image(sample, f"test sample 0 (label {self.bundle.classes[int(label)]})")
+
     def _build_inspection_model(self, name: str, input_shape: tuple[int, int, int]) -> None:
-        model = models.create_model(name, num_classes=self.bundle.num_classes, in_channels=input_shape[0],
+        spec = self.data_spec
+        model = models.create_model(name, num_classes=len(self._classes()), in_channels=input_shape[0],
                                     input_size=input_shape)
-        self.classifier = Classifier(model, self.bundle.classes, input_shape, self.bundle.native_size,
-                                     self.bundle.mean, self.bundle.std, self.bundle.dark_background)
+        self.classifier = Classifier(model, self._classes(), input_shape, spec.native_size, spec.mean, spec.std,
+                                     spec.dark_background)
         self.weights_note = "(untrained)"
         summary = summarize(model, input_shape)
         self.layer_tree.show_summary(summary)
         self._show_card(name, summary)
         self.feature_map_view.clear_maps("Select a layer to see its feature maps")
+        if self.image is not None and self.image.shape[0] != input_shape[0]:
+            self.image, self.image_caption = None, ""
+            self.drop_zone.clear()
+            self.drop_zone.setText("Drop an image here\n(or click)")
+            self.image_label.setText("")
         self._refresh_inspection()
 
     def _show_card(self, name: str, summary) -> None:
@@ -233,11 +262,11 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def classify_file(self, path: str) -> None:
-        if self.bundle is None or self.classifier is None:
+        if self.classifier is None:
             return
+        spec = self.data_spec
         try:
-            image = image_to_tensor(path, self.bundle.in_channels, self.bundle.native_size,
-                                    self.bundle.dark_background)
+            image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background)
         except DatasetError as exc:
             self._show_error(str(exc))
             return
@@ -281,7 +310,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def start_training(self) -> None:
-        if self.training or self.bundle is None:
+        if self.training:
             return
         self._show_error("")
         self.plots.clear()
@@ -320,6 +349,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_started(self, event) -> None:
+        if self.bundle is None:  # it was downloaded by the training thread just now
+            try:
+                self._load_bundle()
+            except DatasetError as exc:
+                self._show_error(str(exc))
         self._build_inspection_model(self.model_name, tuple(event.input_size))
         self.weights_note = "(training…)"
         self.status_label.setText(f"Training {event.config['model']} ({event.num_params:,} parameters) "
