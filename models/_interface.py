@@ -65,5 +65,13 @@ class InputResize(nn.Module):
         return f"size={self.size}"
 
 
+def fixed_size_stem(size: tuple[int, int], input_size: tuple[int, int], network: str) -> tuple[InputResize, str]:
+    """For networks defined at one input size: a resizing stem and the line the summary shows."""
+    if tuple(input_size) == tuple(size):
+        return InputResize(size), "as in the paper"
+    return InputResize(size), (f"resize {input_size[0]}×{input_size[1]} → {size[0]}×{size[1]} "
+                               f"({network} is defined on {size[0]}×{size[1]})")
+
+
 def feature(module: str, num_chs: int, reduction: int) -> dict:
     return {"module": module, "num_chs": num_chs, "reduction": reduction}

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torchvision.models.alexnet import AlexNet as _TorchvisionAlexNet
 
-from ._interface import InputResize, WorkbenchModel, feature
+from ._interface import WorkbenchModel, feature, fixed_size_stem
 from ._registry import register_model
 
 _PAPER = "ImageNet Classification with Deep Convolutional Neural Networks"
@@ -60,9 +60,7 @@ class AlexNet2012(WorkbenchModel, nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, input_size=(227, 227), dropout: float = 0.5):
         super().__init__()
         self.num_classes = num_classes
-        self.stem = InputResize((227, 227))
-        if tuple(input_size) != (227, 227):
-            self.stem_info = f"resize {input_size[0]}×{input_size[1]} → 227×227 (the paper's input)"
+        self.stem, self.stem_info = fixed_size_stem((227, 227), input_size, "AlexNet-2012")
         lrn = lambda: nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)  # noqa: E731
         self.conv1 = nn.Sequential(OrderedDict(conv=nn.Conv2d(in_channels, 96, 11, stride=4), relu=nn.ReLU(True),
                                                lrn=lrn(), pool=nn.MaxPool2d(3, 2)))

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._interface import InputResize, WorkbenchModel, feature
+from ._interface import WorkbenchModel, feature, fixed_size_stem
 from ._registry import register_model
 
 __all__ = ["LeNet5", "LeNet5ReLU", "ScaledTanh", "Subsampling", "PartialConv2d", "C3_CONNECTIONS"]
@@ -95,6 +95,11 @@ class PartialConv2d(nn.Module):
                 f"connections={sum(len(c) for c in self.connections)}")
 
 
+def _register(**kw):
+    return register_model(family="LeNet", year=1998, paper="Gradient-Based Learning Applied to Document Recognition",
+                          url="http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf", fixed_input=True, **kw)
+
+
 def _squashed(**layers: nn.Module) -> nn.Sequential:
     return nn.Sequential(OrderedDict(**layers, act=ScaledTanh()))
 
@@ -109,9 +114,7 @@ class LeNet5(WorkbenchModel, nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (32, 32)):
         super().__init__()
         self.num_classes = num_classes
-        self.stem = InputResize((32, 32))
-        if tuple(input_size) != (32, 32):
-            self.stem_info = f"resize {input_size[0]}×{input_size[1]} → 32×32 (LeNet-5 is defined on 32×32)"
+        self.stem, self.stem_info = fixed_size_stem((32, 32), input_size, "LeNet-5")
         self.c1 = _squashed(conv=nn.Conv2d(in_channels, 6, 5))
         self.s2 = _squashed(pool=Subsampling(6))
         self.c3 = _squashed(conv=PartialConv2d(6, C3_CONNECTIONS, 5))
@@ -133,11 +136,7 @@ class LeNet5(WorkbenchModel, nn.Module):
         return x if pre_logits else self.output(x)
 
 
-@register_model(
-    family="LeNet",
-    year=1998,
-    paper="Gradient-Based Learning Applied to Document Recognition",
-    url="http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf",
+@_register(
     idea=(
         "The first convolutional network trained end to end with back-propagation to read "
         "documents: small shared-weight kernels find local features anywhere in the image, "
@@ -145,7 +144,6 @@ class LeNet5(WorkbenchModel, nn.Module):
         "table breaks symmetry between its 16 maps while saving parameters."
     ),
     input_size=(1, 32, 32),
-    fixed_input=True,
 )
 def lenet5(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (32, 32)) -> LeNet5:
     """LeNet-5 (`paper <http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf>`_)."""
@@ -161,9 +159,7 @@ class LeNet5ReLU(WorkbenchModel, nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3, input_size: tuple[int, int] = (32, 32)):
         super().__init__()
         self.num_classes = num_classes
-        self.stem = InputResize((32, 32))
-        if tuple(input_size) != (32, 32):
-            self.stem_info = f"resize {input_size[0]}×{input_size[1]} → 32×32 (LeNet is defined on 32×32)"
+        self.stem, self.stem_info = fixed_size_stem((32, 32), input_size, "LeNet")
         self.conv1 = nn.Conv2d(in_channels, 16, 5)
         self.relu1 = nn.ReLU(inplace=True)
         self.pool1 = nn.MaxPool2d(2)
@@ -185,18 +181,13 @@ class LeNet5ReLU(WorkbenchModel, nn.Module):
         return x if pre_logits else self.fc2(x)
 
 
-@register_model(
-    family="LeNet",
-    year=1998,
-    paper="Gradient-Based Learning Applied to Document Recognition",
-    url="http://yann.lecun.com/exdb/publis/pdf/lecun-01a.pdf",
+@_register(
     idea=(
         "LeNet-5's layout with today's defaults: ReLU instead of the scaled tanh, max-pooling instead "
         "of trainable subsampling, full connections between the convolutions and a plain linear "
         "classifier. The usual first network of a deep-learning course."
     ),
     input_size=(3, 32, 32),
-    fixed_input=True,
 )
 def lenet5_relu(num_classes: int = 10, in_channels: int = 3, input_size: tuple[int, int] = (32, 32)) -> LeNet5ReLU:
     """LeNet-5 in its modern form (ReLU, max-pooling, 16-32 channels)."""

@@ -80,11 +80,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     import models
 
-    names = models.list_models(include=args.filter)
-    width = max(map(len, names), default=0)
-    for name in names:
-        info = models.get_model_info(name)
-        print(f"{name.ljust(width)}  {info.family:<12} {info.year}  {info.paper}")
+    infos = [models.get_model_info(name) for name in models.list_models(include=args.filter)]
+    name_width = max((len(i.name) for i in infos), default=0)
+    family_width = max((len(i.family) for i in infos), default=0)
+    for info in infos:
+        print(f"{info.name.ljust(name_width)}  {info.family.ljust(family_width)}  {info.year}  {info.paper}")
     return 0
 
 

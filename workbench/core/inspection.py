@@ -156,6 +156,10 @@ def format_summary(summary: ModelSummary, max_depth: int | None = None) -> str:
     ]
     if summary.stem_info:
         out.append(f"Stem: {summary.stem_info}")
+    idle = [info for info in summary.layers if info.depth == 1 and info.output_shape is None and info.params]
+    if idle:
+        out.append(f"Not run at inference (training-only heads): {', '.join(i.name for i in idle)}, "
+                   f"{sum(i.params for i in idle):,} params")
     return "\n".join(out)
 
 
