@@ -3,4 +3,4 @@
 import pyqtgraph as pg
 
 # Images are tensors laid out (row, column); tell pyqtgraph once, for every view.
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="k")
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w", foreground="k")

@@ -39,37 +39,38 @@ class TrainingPlots:
         self.val_acc = self.accuracy_plot.plot([], [], pen=VAL, symbol="o", symbolSize=6, symbolBrush="#d62728",
                                                name="val")
         self._data: dict[str, tuple[list[float], list[float]]] = {}
-        self._dirty = False
+        self._curves = {"train_loss": self.train_loss, "val_loss": self.val_loss,
+                        "train_acc": self.train_acc, "val_acc": self.val_acc}
+        self._dirty: set[str] = set()
+        # 5 Hz: each repaint of a plot costs the UI thread a few ms of Python (axes, text), and
+        # only curves whose data changed are touched, so the accuracy plot repaints once an epoch.
         self._timer = QTimer(parent)
-        self._timer.setInterval(100)
+        self._timer.setInterval(200)
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
         self.clear()
 
     def clear(self) -> None:
-        self._data = {k: ([], []) for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
-        self._dirty = True
+        self._data = {k: ([], []) for k in self._curves}
+        self._dirty = set(self._curves)
         self.refresh()
 
     def add_step(self, progress: float, loss: float) -> None:
         xs, ys = self._data["train_loss"]
         xs.append(progress)
         ys.append(loss)
-        self._dirty = True
+        self._dirty.add("train_loss")
 
     def add_epoch(self, epoch: int, train_loss: float, train_acc: float, val_loss: float, val_acc: float) -> None:
         for key, value in (("val_loss", val_loss), ("train_acc", train_acc), ("val_acc", val_acc)):
             xs, ys = self._data[key]
             xs.append(float(epoch))
             ys.append(value)
-        self._dirty = True
+            self._dirty.add(key)
         self.refresh()
 
     def refresh(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        for key, curve in (("train_loss", self.train_loss), ("val_loss", self.val_loss),
-                           ("train_acc", self.train_acc), ("val_acc", self.val_acc)):
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
             xs, ys = self._data[key]
-            curve.setData(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
+            self._curves[key].setData(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
