@@ -141,8 +141,9 @@ def format_summary(summary: ModelSummary, max_depth: int | None = None) -> str:
         if max_depth is not None and info.depth > max_depth:
             continue
         shape = "×".join(map(str, info.output_shape)) if info.output_shape else "-"
-        rows.append(("  " * (info.depth - 1) + info.name.rsplit(".", 1)[-1] if max_depth != 1 else info.name,
-                     info.type, shape, f"{info.params:,}", f"{info.macs:,}"))
+        # Nested layers show their last name, indented under their parent.
+        label = "  " * (info.depth - 1) + info.name.rsplit(".", 1)[-1]
+        rows.append((label, info.type, shape, f"{info.params:,}", f"{info.macs:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     line = lambda r: "  ".join(  # noqa: E731
         c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
