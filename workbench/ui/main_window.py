@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"{html.escape(info.title)} is not downloaded yet: it downloads when you "
                                       f"press Start. {html.escape(info.description)}")
             return
+        self.status_label.setText("")
         sample, label = self.bundle.test[0]
         self._set_image(sample, f"test sample 0 (label {self.bundle.classes[int(label)]})")
 
