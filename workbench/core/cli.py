@@ -84,7 +84,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     name_width = max((len(i.name) for i in infos), default=0)
     family_width = max((len(i.family) for i in infos), default=0)
     for info in infos:
-        print(f"{info.name.ljust(name_width)}  {info.family.ljust(family_width)}  {info.year}  {info.paper}")
+        size = "x".join(map(str, info.input_size))
+        print(f"{info.name.ljust(name_width)}  {info.family.ljust(family_width)}  {info.year}  {size:<9}  {info.paper}")
     return 0
 
 

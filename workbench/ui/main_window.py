@@ -248,7 +248,8 @@ class MainWindow(QMainWindow):
         c, h, w = summary.input_shape
         self.model_card.setText(
             f"<h3 style='margin:0'>{html.escape(name)}</h3>"
-            f"<p style='color:#555'>{html.escape(info.family)} · {info.year}<br>"
+            f"<p style='color:#555'>{html.escape(info.family)} · {info.year} · paper input "
+            f"{'×'.join(map(str, info.input_size))}<br>"
             f"<a href='{html.escape(info.url)}'>{html.escape(info.paper)}</a></p>"
             f"<p>{html.escape(info.idea)}</p>"
             f"<p><b>{summary.total_params:,}</b> parameters · <b>{_human(summary.total_macs)}</b> "
