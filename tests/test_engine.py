@@ -122,3 +122,20 @@ def test_checkpoints_are_atomic_and_safe(tmp_path):
     wrong = {**meta, "model": "resnet18", "state_dict": model.state_dict()}
     with pytest.raises(CheckpointError, match="do not fit resnet18"):
         build_from_checkpoint(wrong)
+
+
+def test_out_of_memory_fails_the_run_with_advice(tmp_path, digits):
+    def run_out_of_memory(event):
+        if isinstance(event, RunStarted):
+            def boom(module, args):
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            trainer.model.register_forward_pre_hook(boom)
+
+    events = []
+    trainer = Trainer(TrainConfig(epochs=1, batch_size=64), [run_out_of_memory, events.append],
+                      run_dir=tmp_path / "r", bundle=digits)
+    summary = trainer.run()
+    assert summary["status"] == "failed"
+    assert "ran out of memory with batch size 64" in summary["error"] and "smaller batch size" in summary["error"]
+    assert RunStore.read_summary(tmp_path / "r")["status"] == "failed"
+    assert isinstance(events[-1], RunFailed)

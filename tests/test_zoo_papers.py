@@ -147,3 +147,11 @@ def test_small_inputs_get_small_stems_and_the_summary_says_so():
         net = models.create_model(name, num_classes=10, input_size=32)
         assert "small input" in net.stem_info or "CIFAR" in net.stem_info, name
         assert "ImageNet" in models.create_model(name, num_classes=10, input_size=224).stem_info, name
+
+
+@pytest.mark.parametrize("name,gmacs", [("alexnet", 0.71), ("vgg16", 15.47), ("googlenet", 1.50), ("resnet18", 1.81),
+                                        ("resnet50", 4.09), ("densenet121", 2.83), ("inception_v3", 5.71)])
+def test_multiply_adds_match_torchvisions_published_figures(name, gmacs):
+    size = 299 if name == "inception_v3" else 224
+    s = summarize(models.create_model(name), (3, size, size))
+    assert round(s.total_macs / 1e9, 2) == pytest.approx(gmacs, abs=0.01)
