@@ -198,3 +198,17 @@ def test_a_downloaded_dataset_trains_in_the_window(window, qtbot, monkeypatch, w
     assert window.last_summary["status"] == "completed" and window.last_summary["dataset"] == "cifar10"
     window.select_layer("layer3")
     assert window.feature_map_view.tile_count == 64
+
+
+@pytest.mark.parametrize("name", __import__("models").list_models())
+def test_every_model_can_be_explored_in_the_window(window, name):
+    """Layer tree, card, prediction and feature maps of each stage, for every family."""
+    combo = find(window, "modelCombo")
+    combo.setCurrentIndex(combo.findData(name))
+    assert not window.error_banner.isVisible(), window.error_banner.text()
+    model = window.classifier.model
+    assert model.model_name == name and window.layer_tree.topLevelItemCount() > 0
+    assert len(window.prediction_view.predictions) == 3
+    for stage in model.feature_info:
+        window.select_layer(stage["module"])
+        assert window.feature_map_view.tile_count == stage["num_chs"], stage
