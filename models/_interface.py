@@ -12,6 +12,11 @@ from torch import nn
 from torch.nn import functional as F
 
 
+SMALL_INPUT = 128
+"""Below this height/width a network gets a small-image stem: an ImageNet stem (/4 at once)
+throws away too much of a 32×32 image."""
+
+
 class WorkbenchModel:
     """Mix-in for ``nn.Module`` subclasses. Subclasses set ``classifier_name`` and
     ``feature_info`` and implement ``forward_features`` and ``forward_head``.

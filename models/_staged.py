@@ -8,7 +8,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ._interface import WorkbenchModel, feature
+from ._interface import SMALL_INPUT, WorkbenchModel, feature
 
 
 class StagedNet(WorkbenchModel, nn.Module):
@@ -70,7 +70,6 @@ def imagenet_stem(in_channels: int, out_channels: int = 64) -> nn.Sequential:
     return stem
 
 
-SMALL_INPUT = 128
 
 
 def stem_for(in_channels: int, out_channels: int, input_size, bn: bool = True,

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torchvision.models.alexnet import AlexNet as _TorchvisionAlexNet
 
-from ._interface import WorkbenchModel, feature, fixed_size_stem
+from ._interface import SMALL_INPUT, WorkbenchModel, feature, fixed_size_stem
 from ._registry import register_model
 
 _PAPER = "ImageNet Classification with Deep Convolutional Neural Networks"
@@ -21,7 +21,6 @@ _IDEA = (
     "fully connected layers and heavy data augmentation. It won ILSVRC-2012 by a wide margin "
     "(top-5 error 15.3 % against 26.2 %) and started the deep-learning era in vision."
 )
-SMALL_INPUT = 128
 
 
 class AlexNet(WorkbenchModel, _TorchvisionAlexNet):

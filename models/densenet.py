@@ -8,10 +8,9 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models.densenet import DenseNet as _TorchvisionDenseNet
 
-from ._interface import WorkbenchModel, feature
+from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
-SMALL_INPUT = 128
 
 
 class DenseNet(WorkbenchModel, _TorchvisionDenseNet):

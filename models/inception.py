@@ -11,10 +11,9 @@ from torchvision.models.googlenet import GoogLeNet as _TorchvisionGoogLeNet
 from torchvision.models.inception import BasicConv2d as InceptionConv
 from torchvision.models.inception import Inception3 as _TorchvisionInception3
 
-from ._interface import WorkbenchModel, feature
+from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
-SMALL_INPUT = 128
 
 
 class _AuxForward:

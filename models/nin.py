@@ -7,10 +7,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ._interface import WorkbenchModel, feature
+from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
-SMALL_INPUT = 128
 
 
 def mlpconv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,

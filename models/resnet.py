@@ -11,15 +11,12 @@ import torch
 from torch import nn
 from torchvision.models import resnet as tv
 
-from ._interface import WorkbenchModel, feature
+from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 from ._staged import StagedNet, stem_for
 
-__all__ = ["ResNet", "PreActBlock", "SMALL_INPUT"]
+__all__ = ["ResNet", "PreActBlock"]
 
-SMALL_INPUT = 128
-"""Below this height/width an ImageNet stem (7×7 stride 2 + max-pool, /4) throws away too
-much: such inputs get the CIFAR stem (3×3 stride 1, no max-pool) instead."""
 
 _PAPER = "Deep Residual Learning for Image Recognition"
 _URL = "https://arxiv.org/abs/1512.03385"

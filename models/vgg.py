@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torchvision.models import vgg as tv
 
-from ._interface import WorkbenchModel, feature
+from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
 _PAPER = "Very Deep Convolutional Networks for Large-Scale Image Recognition"
@@ -18,7 +18,6 @@ _IDEA = (
     "as far as a 7×7, with fewer parameters and more non-linearities. Configurations A–E (11 to 19 "
     "weight layers) showed that accuracy keeps improving with depth."
 )
-SMALL_INPUT = 128
 
 
 class VGG(WorkbenchModel, tv.VGG):

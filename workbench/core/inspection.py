@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 
 from .datasets import Preprocess, image_to_tensor
 
-__all__ = ["LayerInfo", "ModelSummary", "summarize", "format_summary", "feature_maps", "tile_maps", "Classifier"]
+__all__ = ["LayerInfo", "ModelSummary", "summarize", "format_summary", "human_count", "feature_maps", "tile_maps", "Classifier"]
 
 
 @dataclass
@@ -127,7 +127,8 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int], device: str |
     )
 
 
-def _human(n: int) -> str:
+def human_count(n: int) -> str:
+    """1814073344 → '1.81G'."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
             return f"{n / scale:.2f}{unit}"
@@ -153,7 +154,7 @@ def format_summary(summary: ModelSummary, max_depth: int | None = None) -> str:
     out += [
         f"Total params: {summary.total_params:,}",
         f"Trainable params: {summary.trainable_params:,}",
-        f"Total mult-adds: {summary.total_macs:,} ({_human(summary.total_macs)})",
+        f"Total mult-adds: {summary.total_macs:,} ({human_count(summary.total_macs)})",
     ]
     if summary.stem_info:
         out.append(f"Stem: {summary.stem_info}")

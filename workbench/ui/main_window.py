@@ -28,19 +28,12 @@ import models
 from workbench.core import devices
 from workbench.core.datasets import DataBundle, DatasetError, get_dataset_info, image_to_tensor, list_datasets, load_dataset
 from workbench.core.engine import TrainConfig, resolve_input_size
-from workbench.core.inspection import Classifier, summarize
+from workbench.core.inspection import Classifier, human_count, summarize
 from workbench.core.runstore import default_runs_root
 
 from .inspector import DropZone, FeatureMapView, LayerTree, PredictionView
 from .plots import TrainingPlots
 from .worker import TrainingWorker
-
-
-def _human(n: int) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return str(n)
 
 
 class MainWindow(QMainWindow):
@@ -252,7 +245,7 @@ class MainWindow(QMainWindow):
             f"{'×'.join(map(str, info.input_size))}<br>"
             f"<a href='{html.escape(info.url)}'>{html.escape(info.paper)}</a></p>"
             f"<p>{html.escape(info.idea)}</p>"
-            f"<p><b>{summary.total_params:,}</b> parameters · <b>{_human(summary.total_macs)}</b> "
+            f"<p><b>{summary.total_params:,}</b> parameters · <b>{human_count(summary.total_macs)}</b> "
             f"multiply-adds at {c}×{h}×{w}<br><span style='color:#555'>Stem: {html.escape(summary.stem_info)}</span></p>"
         )
 
