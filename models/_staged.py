@@ -70,8 +70,6 @@ def imagenet_stem(in_channels: int, out_channels: int = 64) -> nn.Sequential:
     return stem
 
 
-
-
 def stem_for(in_channels: int, out_channels: int, input_size, bn: bool = True,
              paper_input: str = "small") -> tuple[nn.Module, int, str]:
     """A 3×3 stride-1 convolution on small inputs, an ImageNet stem (/4) on large ones.

@@ -12,7 +12,6 @@ from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
 
-
 class DenseNet(WorkbenchModel, _TorchvisionDenseNet):
     """torchvision's DenseNet-BC with the zoo's interface and a stem chosen for the input size."""
 

@@ -15,7 +15,6 @@ from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
 
-
 class _AuxForward:
     """``forward`` for networks with auxiliary classifiers: ``_features(x, aux)`` appends
     auxiliary logits to ``aux`` when it is a list."""

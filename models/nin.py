@@ -11,7 +11,6 @@ from ._interface import SMALL_INPUT, WorkbenchModel, feature
 from ._registry import register_model
 
 
-
 def mlpconv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
             hidden: int | None = None) -> nn.Sequential:
     """A convolution followed by two 1×1 convolutions: a small multilayer perceptron slid over
