@@ -22,3 +22,15 @@ def digits():
     from workbench.core.datasets import load_dataset
 
     return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def small_digits(digits):
+    """The digits with 320 training images: for runs that test the loop, not the accuracy."""
+    from torch.utils.data import TensorDataset
+
+    from workbench.core.datasets import DataBundle
+
+    images, labels = digits.train.tensors
+    return DataBundle("digits", digits.classes, 1, (8, 8), TensorDataset(images[:320], labels[:320]),
+                      digits.val, digits.test, digits.mean, digits.std, dark_background=True)

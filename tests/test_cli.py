@@ -1,6 +1,7 @@
 import json
 import subprocess
-import sys
+import sysconfig
+from pathlib import Path
 
 import models
 from workbench.core.cli import main
@@ -35,13 +36,18 @@ def test_summary_prints_totals(capsys):
 
 
 def test_entry_point_runs_headless(tmp_path):
-    """The installed ``cnn-workbench`` command, as a user runs it."""
-    exe = [sys.executable, "-m", "workbench"]
-    done = subprocess.run([*exe, "models"], capture_output=True, text=True, timeout=120)
+    """The installed ``cnn-workbench`` command (the gui-scripts entry point), as a user runs it."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    exe = next((scripts / n for n in ("cnn-workbench", "cnn-workbench.exe") if (scripts / n).is_file()), None)
+    assert exe is not None, f"cnn-workbench is not installed in {scripts}: pip install -e ."
+    done = subprocess.run([str(exe), "models"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "lenet5" in done.stdout
-    done = subprocess.run([*exe, "summary", "lenet5", "--input", "1x32x32", "--classes", "10"],
+    done = subprocess.run([str(exe), "summary", "lenet5", "--input", "1x32x32", "--classes", "10"],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "Total params: 60,850" in done.stdout
+    assert done.returncode == 0 and "Total params: 60,850" in done.stdout  # LeNet-5 with 10 linear outputs
+    done = subprocess.run([str(exe), "train", "--dataset", "nope", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Unknown dataset 'nope'" in done.stderr
 
 
 def _rows(out: str) -> dict[str, list[str]]:
@@ -95,12 +101,18 @@ def test_degradation_demo_trains_from_the_cli(tmp_path, monkeypatch, capsys):
     """plain20, plain56, resnet20 and resnet56 on CIFAR-shaped data (CIFAR-10's on-disk format)."""
     from fake_datasets import write_cifar10
 
-    write_cifar10(tmp_path / "data", monkeypatch, n_train=300, n_test=60)
+    write_cifar10(tmp_path / "data", monkeypatch, n_train=500, n_test=100)
+    accuracy = {}
     for name in ("plain20", "plain56", "resnet20", "resnet56"):
         out = tmp_path / name
         code = main(["train", "--model", name, "--dataset", "cifar10", "--data-root", str(tmp_path / "data"),
-                     "--epochs", "1", "--batch-size", "50", "--out", str(out)])
+                     "--epochs", "2", "--batch-size", "25", "--out", str(out)])
         assert code == 0, capsys.readouterr().err
         summary = json.loads((out / "summary.json").read_text())
         assert summary["status"] == "completed" and summary["input_size"] == [3, 32, 32]
-        assert summary["test_acc"] is not None and len((out / "metrics.csv").read_text().splitlines()) == 2
+        assert len((out / "metrics.csv").read_text().splitlines()) == 3
+        accuracy[name] = summary["test_acc"]
+    # Ten classes: chance is 0.1. The shallow plain net and both residual nets learn the set; the deep
+    # plain net is the one the paper's Figure 1 says may lag behind (here it stays at chance).
+    assert min(accuracy["plain20"], accuracy["resnet20"], accuracy["resnet56"]) > 0.5, accuracy
+    assert accuracy["resnet56"] >= accuracy["plain56"], accuracy

@@ -9,7 +9,6 @@ from torch import nn
 from torch.nn import functional as F
 
 import models
-from models.lenet import C3_CONNECTIONS
 
 ALL = models.list_models()
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 224, 224)]
@@ -49,21 +48,54 @@ def test_lenet5_parameters_per_layer_match_the_paper():
                          "output": 850}
 
 
+# LeCun et al. 1998, Table I: "Each column indicates which feature map in S2 are combined by the
+# units in a particular feature map of C3." Rows are the six S2 maps, columns the sixteen C3 maps.
+PAPER_TABLE_I = """
+X . . . X X X . . X X X X . X X
+X X . . . X X X . . X X X X . X
+X X X . . . X X X . . X . X X X
+. X X X . . X X X X . . X . X X
+. . X X X . . X X X X . X X . X
+. . . X X X . . X X X X . X X X
+"""
+
+
+def test_lenet5_squashing_and_subsampling_are_the_papers():
+    from models.lenet import ScaledTanh, Subsampling
+
+    # Appendix A: f(a) = A tanh(S a) with A = 1.7159 and S = 2/3, chosen so that f(±1) = ±1.
+    f = ScaledTanh()
+    x = torch.tensor([-1.0, 0.5, 1.0, 3.0])
+    torch.testing.assert_close(f(x), 1.7159 * torch.tanh(x * 2 / 3))
+    assert f(torch.tensor(1.0)).item() == pytest.approx(1.0, abs=1e-3)
+    # Section II.B: S2 adds its four inputs, multiplies by a trainable coefficient, adds a bias.
+    s2 = Subsampling(2)
+    with torch.no_grad():
+        s2.weight.copy_(torch.tensor([1.0, 0.5]))
+        s2.bias.copy_(torch.tensor([0.0, 1.0]))
+    x = torch.arange(32.0).view(1, 2, 4, 4)
+    out = s2(x)
+    assert out.shape == (1, 2, 2, 2)
+    assert out[0, 0, 0, 0].item() == 0 + 1 + 4 + 5  # top-left 2×2 of map 0, summed
+    assert out[0, 1, 1, 1].item() == 0.5 * (26 + 27 + 30 + 31) + 1.0
+
+
 def test_lenet5_c3_is_the_papers_partial_connection():
+    """C3 probed from outside with unit impulses: the kernel it really applies from each S2 map
+    to each C3 map is zero exactly where the paper's Table I has no X."""
+    table = torch.tensor([[c == "X" for c in row.split()] for row in PAPER_TABLE_I.strip().splitlines()])
+    assert table.shape == (6, 16) and int(table.sum()) == 60
     c3 = models.create_model("lenet5", num_classes=10, in_channels=1).c3.conv
-    dense = torch.zeros(16, 6, 5, 5)
-    row = 0
-    for out, ins in enumerate(C3_CONNECTIONS):
-        for i in ins:
-            dense[out, i] = c3.weight[row].detach()
-            row += 1
-    x = torch.randn(3, 6, 14, 14)
-    torch.testing.assert_close(c3(x), F.conv2d(x, dense, c3.bias.detach()), atol=1e-5, rtol=1e-5)
-    # Each map really ignores the inputs it is not connected to.
-    x2 = x.clone()
-    x2[:, 5] += 10.0
-    changed = (c3(x2) - c3(x)).abs().amax(dim=(0, 2, 3)) > 1e-4
-    assert changed.tolist() == [5 in ins for ins in C3_CONNECTIONS]
+    with torch.no_grad():
+        bias = c3(torch.zeros(1, 6, 5, 5))[0, :, 0, 0]  # a 5×5 input gives one output per map
+        impulses = torch.eye(6 * 25).view(6 * 25, 6, 5, 5)
+        dense = (c3(impulses)[:, :, 0, 0] - bias).T.reshape(16, 6, 5, 5)  # out × in × 5 × 5
+        connected = dense.abs().amax(dim=(2, 3)) > 0  # 16 × 6
+        assert connected.T.tolist() == table.tolist()
+        # And C3 is exactly that convolution (linear, shift-invariant) on a real-sized input.
+        x = torch.randn(3, 6, 14, 14)
+        torch.testing.assert_close(c3(x), F.conv2d(x, dense, bias), atol=1e-5, rtol=1e-5)
+    assert sum(p.numel() for p in c3.parameters()) == 60 * 25 + 16  # 1,516, as in the paper
 
 
 def test_resnet18_is_torchvisions():

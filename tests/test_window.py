@@ -7,6 +7,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox, QTreeWidget, QWidget
 
+from reference import hook_output, predictions_by_hand, preprocess_by_hand, split_tensors
+from workbench.core.events import StepEnded
 from workbench.ui.main_window import MainWindow
 
 OBJECT_NAMES = {
@@ -80,31 +82,45 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
     assert acc_points == [4, 4]  # train and val accuracy per epoch
     assert find(window, "startButton").isEnabled() and not find(window, "stopButton").isEnabled()
 
-    # Drop a digit drawn dark-on-light, the way a user would save one.
-    sample, label = digits.test[0]
+    # Drop a digit drawn dark-on-light, the way a user would save one: a digit of another class than
+    # the test image shown at start-up, so keeping the old image would show the wrong answer.
+    assert window.image_caption.startswith("test sample 0")
+    shown_label = int(digits.test[0][1])
+    model = window.classifier.model
+    images, labels = split_tensors(digits.test)
+    by_hand = predictions_by_hand(model, images, (32, 32), digits.mean, digits.std)
+    index = next(i for i in range(len(labels)) if labels[i] != shown_label and by_hand[i] == labels[i]
+                 and by_hand[i] != by_hand[0])
+    sample, label = digits.test[index]
     image = Image.fromarray(((1 - sample[0]) * 255).byte().numpy(), "L").resize((96, 96), Image.Resampling.NEAREST)
     path = tmp_path / "my_digit.png"
     image.save(path)
     drop_file(find(window, "dropZone"), path)
+    assert window.image_caption == "my_digit.png"
+    # The window now holds the dropped digit (the dataset's form, up to 8-bit rounding)...
+    assert torch.allclose(window.image, sample, atol=1 / 255 + 1e-6)
     predictions = find(window, "predictionView").predictions
     assert len(predictions) == 3
     probs = [p for _, p in predictions]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
-    assert predictions[0][0] == digits.classes[int(label)]
-    # The file went through the same pipeline as the training data (up to 8-bit rounding).
-    direct = window.classifier.top_k(sample, 3)
-    assert [c for c, _ in predictions] == [c for c, _ in direct]
-    assert [p for _, p in predictions] == pytest.approx([p for _, p in direct], abs=1e-3)
-    assert window.image_caption == "my_digit.png"
+    # ...and classifies it: the top class is the one found by hand for that digit.
+    assert predictions[0][0] == digits.classes[int(label)] != digits.classes[int(by_hand[0])]
+    with torch.no_grad():
+        expected = torch.softmax(model.eval()(preprocess_by_hand(sample[None], (32, 32), digits.mean, digits.std))[0], 0)
+    assert probs[0] == pytest.approx(float(expected.max()), abs=2e-3)
 
-    # Selecting a layer shows one tile per channel of that layer's output.
+    # Selecting a layer shows one tile per channel of that layer's output: that module's output for
+    # the dropped image, as a forward hook on the module itself sees it.
     view = find(window, "featureMapView")
+    net_input = preprocess_by_hand(window.image[None], (32, 32), digits.mean, digits.std)[0]
     for layer, channels in (("c1", 6), ("c3", 16), ("f6", 84)):
         window.select_layer(layer)
         assert view.layer == layer and view.tile_count == channels
         rows, cols = view.grid
         assert rows * cols >= channels > (rows - 1) * cols
         assert view.image.image is not None
+        expected = hook_output(model, layer, net_input)
+        torch.testing.assert_close(view.maps, expected.reshape(view.maps.shape))
     tree = find(window, "layerTree")
     assert tree.selected_layer() == "f6"
 
@@ -113,9 +129,15 @@ def test_stop_button_stops_within_a_batch(window, qtbot):
     find(window, "epochsSpin").setValue(500)
     with qtbot.waitSignal(window.stepShown, timeout=30_000):
         window.start_training()
+    steps = []  # appended in the training thread, as the engine finishes each batch
+    window._worker.trainer.add_listener(lambda e: steps.append(e) if isinstance(e, StepEnded) else None)
+    qtbot.waitUntil(lambda: len(steps) >= 3, timeout=30_000)
     with qtbot.waitSignal(window.trainingEnded, timeout=30_000):
+        done_at_click = len(steps)
         qtbot.mouseClick(find(window, "stopButton"), Qt.MouseButton.LeftButton)
-    assert window.last_summary["status"] == "stopped"
+    # At most the batch that was under way when Stop was clicked finishes.
+    assert len(steps) - done_at_click <= 1
+    assert window.last_summary["status"] == "stopped" and window.last_summary["epochs"] == 0
 
 
 def test_closing_during_training_stops_the_thread_cleanly(qtbot, tmp_path, qtlog):
@@ -209,6 +231,10 @@ def test_every_model_can_be_explored_in_the_window(window, name):
     model = window.classifier.model
     assert model.model_name == name and window.layer_tree.topLevelItemCount() > 0
     assert len(window.prediction_view.predictions) == 3
+    spec = window.data_spec
+    net_input = preprocess_by_hand(window.image[None], window.classifier.input_shape[1:], spec.mean, spec.std)[0]
     for stage in model.feature_info:
         window.select_layer(stage["module"])
         assert window.feature_map_view.tile_count == stage["num_chs"], stage
+        expected = hook_output(model, stage["module"], net_input)
+        torch.testing.assert_close(window.feature_map_view.maps, expected.reshape(window.feature_map_view.maps.shape))

@@ -189,6 +189,8 @@ class FeatureMapView(QWidget):
         self.view.addItem(self.image)
         layout.addWidget(self.graphics, 1)
         self.layer: str | None = None
+        self.maps: torch.Tensor | None = None
+        """The activations shown (``channels×h×w``), before tiling and scaling."""
         self.tile_count = 0
         self.grid: tuple[int, int] = (0, 0)
         self.tile_size: tuple[int, int] = (0, 0)
@@ -196,6 +198,7 @@ class FeatureMapView(QWidget):
     def show_maps(self, layer: str, maps: torch.Tensor) -> None:
         mosaic, grid = tile_maps(maps)
         self.layer = layer
+        self.maps = maps
         self.tile_count = int(maps.shape[0])
         self.grid = grid
         self.tile_size = (int(maps.shape[1]), int(maps.shape[2]))
@@ -207,5 +210,5 @@ class FeatureMapView(QWidget):
 
     def clear_maps(self, message: str) -> None:
         self.image.clear()
-        self.layer, self.tile_count, self.grid = None, 0, (0, 0)
+        self.layer, self.maps, self.tile_count, self.grid = None, None, 0, (0, 0)
         self.caption.setText(message)
