@@ -10,7 +10,10 @@ from ._interface import InputResize, WorkbenchModel
 from ._registry import ModelInfo, create_model, get_model_info, list_models, register_model
 
 # Importing a family module registers its builders.
-from . import alexnet, cifar_resnet, densenet, dpn, inception, lenet, nin, resnet, resnext, senet, vgg, wide_resnet  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    alexnet, bn_inception, cifar_resnet, densenet, dpn, fractalnet, inception, inception_v4, lenet, nin, resnet, resnext,
+    senet, vgg, wide_resnet,
+)
 
 __all__ = [
     "InputResize",

@@ -89,6 +89,27 @@ def test_summary_reproduces_the_papers_figures(capsys):
     assert "Stem: CIFAR stem" in out and "Total mult-adds: 555,422,720 " in out
 
 
+def test_summary_reproduces_the_zoo_part_2_figures(capsys):
+    def summary(*args):
+        assert main(["summary", *args, "--depth", "1"]) == 0
+        return capsys.readouterr().out
+
+    out = summary("inception_v4", "--input", "3x299x299")
+    rows = _rows(out)
+    assert "Total params: 42,679,816" in out  # timm's and Cadene's ports: 42.68 M
+    assert [rows[n][2] for n in ("stem", "inception_a", "inception_b", "inception_c")] == [
+        "384×35×35", "384×35×35", "1024×17×17", "1536×8×8"]
+    out = summary("inception_resnet_v2", "--input", "3x299x299")
+    rows = _rows(out)
+    assert "Total params: 55,843,464" in out  # timm's and Cadene's ports: 55.84 M
+    assert [rows[n][2] for n in ("inception_resnet_a", "inception_resnet_b", "inception_resnet_c", "conv_7b")] == [
+        "320×35×35", "1088×17×17", "2080×8×8", "1536×8×8"]
+    rows = _rows(summary("bn_inception", "--input", "3x224x224"))
+    assert [rows[n][2] for n in ("inception3c", "inception4e", "inception5b")] == ["576×14×14", "1056×7×7", "1024×7×7"]
+    out = summary("fractalnet", "--input", "3x32x32", "--classes", "10")
+    assert "Total params: 76,106,634" in out and "as in the paper" in out
+
+
 def test_summary_rejects_a_bad_shape(capsys):
     import pytest
 

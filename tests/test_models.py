@@ -119,7 +119,9 @@ def test_resnet_stem_adapts_to_small_inputs():
 @pytest.mark.parametrize("name", ALL)
 def test_forward_backward_at_every_shape(name, shape):
     torch.manual_seed(0)
-    net = models.create_model(name, num_classes=7, in_channels=shape[0], input_size=shape)
+    # Drop-path leaves the columns it drops without a gradient in that step, by design (tested on its own).
+    kwargs = dict(local_drop=0.0, global_drop=0.0) if name == "fractalnet" else {}
+    net = models.create_model(name, num_classes=7, in_channels=shape[0], input_size=shape, **kwargs)
     net.train()
     out = net(torch.randn(2, *shape))
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]  # main logits, then auxiliary ones

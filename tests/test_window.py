@@ -181,7 +181,7 @@ def test_model_picker_groups_every_model_by_family(window):
     assert sorted(names) == models.list_models()
     headers = [combo.itemText(i) for i in range(combo.count()) if combo.itemData(i) is None]
     assert {"LeNet", "AlexNet", "VGG", "NIN", "GoogLeNet/Inception", "ResNet", "DenseNet", "ResNeXt", "SENet",
-            "WideResNet", "DPN"} == set(headers)
+            "WideResNet", "DPN", "FractalNet"} == set(headers)
     assert not any(combo.model().item(i).isEnabled() for i in range(combo.count()) if combo.itemData(i) is None)
     combo.setCurrentIndex(combo.findData("alexnet2012"))
     card = window.model_card.text()

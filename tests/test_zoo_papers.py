@@ -155,3 +155,152 @@ def test_multiply_adds_match_torchvisions_published_figures(name, gmacs):
     size = 299 if name == "inception_v3" else 224
     s = summarize(models.create_model(name), (3, size, size))
     assert round(s.total_macs / 1e9, 2) == pytest.approx(gmacs, abs=0.01)
+
+
+# --- the zoo, part 2 ----------------------------------------------------------------------------------
+
+# Ioffe & Szegedy 2015, Figure 5: #1×1, #3×3 reduce, #3×3, double #3×3 reduce, double #3×3, pool
+# projection (None: the max-pool's output passes through), and the output grid at 224×224.
+BN_INCEPTION_FIGURE_5 = {
+    "inception3a": (64, 64, 64, 64, 96, 32, 28),
+    "inception3b": (64, 64, 96, 64, 96, 64, 28),
+    "inception3c": (0, 128, 160, 64, 96, None, 14),
+    "inception4a": (224, 64, 96, 96, 128, 128, 14),
+    "inception4b": (192, 96, 128, 96, 128, 128, 14),
+    "inception4c": (160, 128, 160, 128, 160, 128, 14),
+    "inception4d": (96, 128, 192, 160, 192, 128, 14),
+    "inception4e": (0, 128, 192, 192, 256, None, 7),
+    "inception5a": (352, 192, 320, 160, 224, 128, 7),
+    "inception5b": (352, 192, 320, 192, 224, 128, 7),
+}
+
+
+def test_bn_inception_reproduces_figure_5():
+    net = models.create_model("bn_inception")
+    s = summarize(net, (3, 224, 224))
+    assert s.layer("conv1").output_shape == (64, 112, 112) and s.layer("conv2").output_shape == (192, 56, 56)
+    channels = 192  # into inception 3a
+    for name, (n1, _, n3, _, d3, proj, grid) in BN_INCEPTION_FIGURE_5.items():
+        channels = n1 + n3 + d3 + (proj if proj is not None else channels)  # concatenated branches, by hand
+        assert s.layer(name).output_shape == (channels, grid, grid), name
+    assert channels == 1024
+    # Batch normalisation after every convolution, and no 5×5 convolution left.
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(convs) == len(bns) and not any(m.kernel_size == (5, 5) for m in convs)
+    assert round(n_params(net) / 1e6, 1) == 11.3  # the figure quoted for BN-Inception's ports
+
+
+def test_inception_v4_reproduces_figures_3_and_9():
+    net = models.create_model("inception_v4")
+    assert round(n_params(net) / 1e6, 2) == 42.68  # timm / Cadene's port: 42.68 M at 1,000 classes
+    s = summarize(net, (3, 299, 299))
+    stem = [s.layer(f"stem.{n}").output_shape for n in ("conv1", "conv2", "conv3", "mixed_3a", "mixed_4a", "mixed_5a")]
+    assert stem == [(32, 149, 149), (32, 147, 147), (64, 147, 147), (160, 73, 73), (192, 71, 71), (384, 35, 35)]
+    assert [s.layer(n).output_shape for n in ("inception_a", "reduction_a", "inception_b", "reduction_b",
+                                               "inception_c")] == [
+        (384, 35, 35), (1024, 17, 17), (1024, 17, 17), (1536, 8, 8), (1536, 8, 8)]
+    assert [len(getattr(net, n)) for n in ("inception_a", "inception_b", "inception_c")] == [4, 7, 3]
+
+
+def test_inception_resnet_v2_reproduces_the_reference_model():
+    net = models.create_model("inception_resnet_v2")
+    assert round(n_params(net) / 1e6, 2) == 55.84  # timm / Cadene's port: 55.84 M at 1,000 classes
+    s = summarize(net, (3, 299, 299))
+    assert [s.layer(n).output_shape for n in ("stem", "inception_resnet_a", "reduction_a", "inception_resnet_b",
+                                               "reduction_b", "inception_resnet_c", "conv_7b")] == [
+        (320, 35, 35), (320, 35, 35), (1088, 17, 17), (1088, 17, 17), (2080, 8, 8), (2080, 8, 8), (1536, 8, 8)]
+    assert [len(getattr(net, n)) for n in ("inception_resnet_a", "inception_resnet_b", "inception_resnet_c")] == [10, 20, 10]
+
+
+@pytest.mark.parametrize("stage,scale,relu", [("inception_resnet_a.0", 0.17, True), ("inception_resnet_b.0", 0.10, True),
+                                             ("inception_resnet_c.0", 0.20, True), ("inception_resnet_c.9", 1.0, False)])
+def test_inception_resnet_scales_its_residuals(stage, scale, relu):
+    """Section 3.3: the residual is scaled down (by 0.1-0.3) before it is added. Seen from outside:
+    make a block's residual exactly 1 everywhere (last 1×1 convolution: zero weights, bias 1), feed
+    it -0.05, and the block must output -0.05 + scale (then ReLU, except in the very last block)."""
+    block = models.create_model("inception_resnet_v2", num_classes=10, input_size=32).get_submodule(stage).eval()
+    last = [m for m in block.modules() if isinstance(m, nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(1.0)
+        x = torch.full((1, last.out_channels, 5, 5), -0.05)
+        out = block(x)
+    expected = torch.tensor(-0.05 + scale)
+    expected = expected.clamp_min(0) if relu else expected
+    torch.testing.assert_close(out, expected.expand_as(out))
+
+
+def test_fractalnet_follows_the_expansion_rule():
+    net = models.create_model("fractalnet", num_classes=10, input_size=32)
+    # Figure 1: "Stacking B such blocks yields a network whose total depth, measured in terms of
+    # convolution layers, is B · 2^(C-1). This example has depth 40 (B = 5, C = 4)."
+    assert net.depth == 40
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 5 * (1 + 2 + 4 + 8)  # columns of 1, 2, 4 and 8 convolutions in each block
+    # Parameters by hand: per block, C = 4 convolutions read the block's input, 11 its own width;
+    # 3×3 kernels without bias, then batch normalisation (scale and shift per channel).
+    widths = [3, 64, 128, 256, 512, 512]
+    per_block = [4 * (a * b * 9 + 2 * b) + 11 * (b * b * 9 + 2 * b) for a, b in zip(widths, widths[1:])]
+    assert n_params(net) == sum(per_block) + 512 * 10 + 10 == 76_106_634
+    s = summarize(net, (3, 32, 32))
+    assert [s.layer(f"blocks.{i}").output_shape for i in range(5)] == [
+        (64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4), (512, 2, 2)]  # each then pooled 2×2
+
+
+def test_fractal_joins_average_and_columns_run_alone():
+    from models.fractalnet import FractalBlock
+
+    torch.manual_seed(0)
+    block = FractalBlock(3, 4, num_columns=2).eval()
+    (shallow,), (deep1, deep2) = block.columns
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        # f_2(z) = join(f_1(f_1(z)), f_1(z)) with join the element-wise mean.
+        torch.testing.assert_close(block(x), (deep2(deep1(x)) + shallow(x)) / 2)
+        torch.testing.assert_close(block(x, column=1), deep2(deep1(x)))
+        # C = 3: f_3(z) = join(f_2(f_2(z)), conv(z)), the last join meeting three columns at once.
+        big = FractalBlock(3, 4, num_columns=3).eval()
+        c0, c1, c2 = big.columns
+        y = (c2[1](c2[0](x)) + c1[0](x)) / 2
+        expected = (c2[3](c2[2](y)) + c1[1](y) + c0[0](x)) / 3
+        torch.testing.assert_close(big(x), expected)
+
+
+def test_fractalnet_drop_path():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 32, 32)
+    # Global drop-path: one column is the whole network, so only that column's weights learn this step.
+    net = models.create_model("fractalnet", num_classes=10, input_size=32, global_drop=1.0, dropout=None).train()
+    net(x).sum().backward()
+    used = [{c for c, col in enumerate(block.columns) if any(p.grad is not None for p in col.parameters())}
+            for block in net.blocks]
+    assert all(len(u) == 1 for u in used) and len({min(u) for u in used}) == 1, used
+    # Local drop-path: a join drops each input with the given probability but always keeps one.
+    from models.fractalnet import FractalBlock
+
+    outs = [torch.full((1,), float(i)) for i in range(3)]
+    assert all(FractalBlock.join(outs, 0.999).item() in (0.0, 1.0, 2.0) for _ in range(20))
+    assert FractalBlock.join(outs, 0.0).item() == 1.0
+    # At inference: every column, deterministic; or the deepest column alone, as the paper evaluates it.
+    net = models.create_model("fractalnet", num_classes=10, input_size=32).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(x))
+        both = net(x)
+        net.inference_column = 3
+        deepest = net(x)
+        by_hand = x
+        for block, pool in zip(net.blocks, net.pools):
+            for layer in block.columns[3]:
+                by_hand = layer(by_hand)
+            by_hand = pool(by_hand)
+        torch.testing.assert_close(deepest, net.fc(torch.flatten(by_hand.mean((2, 3), keepdim=True), 1)))
+        assert not torch.allclose(deepest, both)
+
+
+@pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2"])
+def test_inception_v4_family_trains_at_299(name):
+    net = models.create_model(name, num_classes=5).train()
+    out = net(torch.randn(2, 3, 299, 299))
+    torch.nn.functional.cross_entropy(out, torch.tensor([0, 4])).backward()
+    assert out.shape == (2, 5) and all(torch.isfinite(p.grad).all() for p in net.parameters())

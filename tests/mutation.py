@@ -1,0 +1,291 @@
+"""Mutation testing of the core behaviour: does the suite notice when the code is wrong?
+
+Each mutant below is a realistic one-line bug (a few touch two lines) in splitting, decoding and
+preprocessing, the training loop and its loss, checkpoints, feature maps and prediction, or the
+drop path. For each one the script copies the repository, puts the bug in, runs the fast tests
+that cover that code, and records whether they failed (the mutant is *killed*) or passed (it
+*survived*). Mutants marked ``equivalent`` change nothing a user or test could observe; they are
+listed but left out of the score.
+
+Not part of the normal test run (pytest collects ``test_*.py`` only). Run it from the repository
+root with the project's environment:
+
+    .venv/bin/python tests/mutation.py            # all mutants, about 25 minutes on 2 cores
+    .venv/bin/python tests/mutation.py E1 C1      # just these
+    .venv/bin/python tests/mutation.py --list     # what each mutant does
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+DATA = ["tests/test_datasets.py"]
+ENGINE = ["tests/test_engine.py"]
+INSPECT = ["tests/test_inspection.py"]
+DROP = ["tests/test_window.py", "-k", "train_live or bad_drop"]
+LENET = ["tests/test_models.py", "-k", "lenet"]
+
+
+@dataclass
+class Mutant:
+    id: str
+    path: str
+    what: str
+    edits: list[tuple[str, str]]
+    tests: list[str]
+    equivalent: str = ""
+    """Why no test can tell it apart, when that is so."""
+    extra_tests: list[str] = field(default_factory=list)
+
+
+MUTANTS = [
+    # --- splitting, decoding, preprocessing (workbench/core/datasets.py) -------------------------------
+    Mutant("D1", "workbench/core/datasets.py", "digits: validation drawn from the training images",
+           [("val=subset(val_idx),", "val=subset(train_idx[:len(val_idx)]),")], DATA),
+    Mutant("D2", "workbench/core/datasets.py", "split: off-by-one in the test slots",
+           [("(test if slot < n_test else", "(test if slot <= n_test else")], DATA),
+    Mutant("D3", "workbench/core/datasets.py", "split: the per-class counter never advances",
+           [("seen[label] = k + 1", "seen[label] = k")], DATA),
+    Mutant("D4", "workbench/core/datasets.py", "split: one running counter instead of one per class (not stratified)",
+           [("k = seen.get(label, 0)", "k = index")], DATA),
+    Mutant("D5", "workbench/core/datasets.py", "digits: normalisation statistics from every split (a leak)",
+           [("mean, std = _channel_stats(images[torch.tensor(train_idx)])", "mean, std = _channel_stats(images)")],
+           DATA),
+    Mutant("D6", "workbench/core/datasets.py", "digits: pixels scaled by 15 instead of 16",
+           [("images = (data[:, :64] / 16.0)", "images = (data[:, :64] / 15.0)")], DATA),
+    Mutant("D7", "workbench/core/datasets.py", "torchvision sets: an 80/20 train/val split instead of 90/10",
+           [("stratified_split(labels.tolist(), (0.9, 0.1, 0.0))", "stratified_split(labels.tolist(), (0.8, 0.2, 0.0))")],
+           DATA),
+    Mutant("D8", "workbench/core/datasets.py", "torchvision sets: validation drawn from the training images",
+           [("val=pick(torch.tensor(val_idx))", "val=pick(torch.tensor(train_idx[:len(val_idx)]))")], DATA),
+    Mutant("D9", "workbench/core/datasets.py", "CIFAR: height and width swapped when converting HWC to CHW",
+           [("tensor.permute(0, 3, 1, 2)", "tensor.permute(0, 3, 2, 1)")], DATA),
+    Mutant("D10", "workbench/core/datasets.py", "Preprocess: multiplies by std instead of dividing",
+           [("return (x - self.mean) / self.std", "return (x - self.mean) * self.std")], DATA),
+    Mutant("D11", "workbench/core/datasets.py", "Preprocess: nearest-neighbour resize instead of bilinear",
+           [('mode="bilinear", align_corners=False)', 'mode="nearest")')], DATA),
+    Mutant("D12", "workbench/core/datasets.py", "decode: dark-on-light images no longer inverted for MNIST-like sets",
+           [("if dark_background and _border_mean(tensor) > 0.5:", "if dark_background and _border_mean(tensor) < 0.5:")],
+           DATA),
+    Mutant("D13", "workbench/core/datasets.py", "decode: transparency composited on the wrong ground",
+           [("(0, 0, 0, 255) if dark_background else (255, 255, 255, 255)",
+             "(255, 255, 255, 255) if dark_background else (0, 0, 0, 255)")], DATA),
+    Mutant("D14", "workbench/core/datasets.py", "decode: shrinks by sampling a pixel, not averaging the block",
+           [("image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)",
+             "image.resize((native_size[1], native_size[0]), Image.Resampling.NEAREST)")], DATA),
+    Mutant("D15", "workbench/core/datasets.py", "decode: EXIF orientation ignored",
+           [("image = ImageOps.exif_transpose(image)", "image = image")], DATA),
+    Mutant("D16", "workbench/core/datasets.py", "decode: width and height swapped when resizing",
+           [("image.resize((native_size[1], native_size[0]),", "image.resize((native_size[0], native_size[1]),")],
+           DATA),
+    # --- the training loop and its loss (workbench/core/engine.py) --------------------------------------
+    Mutant("E1", "workbench/core/engine.py", "test pass with the last weights instead of the best",
+           [("self.model.load_state_dict(best_state)", "pass")], ENGINE),
+    Mutant("E2", "workbench/core/engine.py", "best weights kept by reference, so they follow training",
+           [("best_state = copy.deepcopy(self.model.state_dict())", "best_state = self.model.state_dict()")], ENGINE),
+    Mutant("E3", "workbench/core/engine.py", "GoogLeNet's auxiliary losses weighted 1.0 instead of 0.3",
+           [("0.3 * nn.functional.cross_entropy(a, targets)", "1.0 * nn.functional.cross_entropy(a, targets)")],
+           ENGINE),
+    Mutant("E4", "workbench/core/engine.py", "main and auxiliary outputs unpacked the wrong way round",
+           [("main, *aux = output", "*aux, main = output")], ENGINE),
+    Mutant("E5", "workbench/core/engine.py", "epoch train loss sums batch means without weighting by batch size",
+           [("loss_sum += batch_loss * len(targets)", "loss_sum += batch_loss * self.config.batch_size")], ENGINE),
+    Mutant("E6", "workbench/core/engine.py", "validation loss summed per batch mean instead of per image",
+           [('reduction="sum"))', 'reduction="mean"))')], ENGINE),
+    Mutant("E7", "workbench/core/engine.py", "validation in training mode (batch statistics, dropout)",
+           [('    model.eval()\n    loss_sum, correct, seen = 0.0, 0, 0', '    model.train()\n    loss_sum, correct, seen = 0.0, 0, 0')],
+           ENGINE),
+    Mutant("E8", "workbench/core/engine.py", "gradients never cleared between steps",
+           [("self.optimizer.zero_grad(set_to_none=True)", "pass")], ENGINE),
+    Mutant("E9", "workbench/core/engine.py", "stop checked only between epochs, not between batches",
+           [("            if self.stop_requested:\n                break\n            images = images.to(",
+             "            images = images.to(")], ENGINE),
+    Mutant("E10", "workbench/core/engine.py", "only infinite losses stop the run; NaN slips through",
+           [("if not torch.isfinite(loss.detach()):", "if torch.isinf(loss.detach()):")], ENGINE),
+    Mutant("E11", "workbench/core/engine.py", "training batches never shuffled",
+           [("ds, batch_size=cfg.batch_size, shuffle=shuffle,", "ds, batch_size=cfg.batch_size, shuffle=False,")],
+           ENGINE),
+    Mutant("E12", "workbench/core/engine.py", "the final test pass runs on the validation set",
+           [("evaluate(self.model, self.test_loader,", "evaluate(self.model, self.val_loader,")], ENGINE),
+    Mutant("E13", "workbench/core/engine.py", "checkpoints record the wrong epoch",
+           [('"epoch": epoch,\n            "val_acc": val_acc,', '"epoch": epoch - 1,\n            "val_acc": val_acc,')],
+           ENGINE),
+    Mutant("E14", "workbench/core/engine.py", "the seed is ignored",
+           [("torch.manual_seed(cfg.seed)", "torch.manual_seed(0)")], ENGINE),
+    Mutant("E15", "workbench/core/engine.py", "SGD without momentum",
+           [("lr=cfg.lr, momentum=0.9,", "lr=cfg.lr, momentum=0.0,")], ENGINE),
+    Mutant("E16", "workbench/core/engine.py", "ties go to the later epoch",
+           [("is_best = val_acc > best_acc", "is_best = val_acc >= best_acc")], ENGINE,
+           equivalent="which of two epochs with exactly the same validation accuracy is 'best' is a convention; "
+                      "both checkpoints are equally good by the only measure the run has"),
+    Mutant("E17", "workbench/core/engine.py", "train accuracy counted against the wrong batch size",
+           [("            seen += len(targets)\n            self._emit(", "            seen += self.config.batch_size\n            self._emit(")],
+           ENGINE),
+    # --- checkpoints (workbench/core/checkpoints.py) -----------------------------------------------------
+    Mutant("C1", "workbench/core/checkpoints.py", "checkpoint written in place instead of atomically",
+           [('tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")', "tmp = path"),
+            ('with open(tmp, "xb") as fh:', 'with open(tmp, "wb") as fh:')], ENGINE),
+    Mutant("C2", "workbench/core/checkpoints.py", "checkpoints unpickled with weights_only=False",
+           [("map_location=map_location, weights_only=True)", "map_location=map_location, weights_only=False)")], ENGINE),
+    Mutant("C3", "workbench/core/checkpoints.py", "the format marker is not checked",
+           [('if not isinstance(payload, dict) or payload.get("format") != FORMAT:', "if not isinstance(payload, dict):")],
+           ENGINE),
+    Mutant("C4", "workbench/core/checkpoints.py", "a failed save leaves its temporary file behind",
+           [("Path(tmp).unlink(missing_ok=True)", "pass")], ENGINE),
+    Mutant("C5", "workbench/core/checkpoints.py", "no fsync before the rename",
+           [("os.fsync(fh.fileno())", "pass")], ENGINE,
+           equivalent="fsync only matters when the machine loses power between write and rename; a test process "
+                      "cannot observe the page cache being lost"),
+    Mutant("C6", "workbench/core/checkpoints.py", "required keys not checked",
+           [("missing = [k for k in REQUIRED if k not in payload]", "missing = []")], ENGINE),
+    # --- feature maps and prediction (workbench/core/inspection.py) -------------------------------------
+    Mutant("I1", "workbench/core/inspection.py", "feature maps from the layer's first child instead of the layer",
+           [("    module = model.get_submodule(layer)\n",
+             "    module = next(model.get_submodule(layer).children(), model.get_submodule(layer))\n")],
+           INSPECT, extra_tests=DROP),
+    Mutant("I2", "workbench/core/inspection.py", "feature maps computed in the model's current (training) mode",
+           [("        with _eval_mode(model), torch.no_grad():\n            model(image.unsqueeze(0))",
+             "        with torch.no_grad():\n            model(image.unsqueeze(0))")], INSPECT),
+    Mutant("I3", "workbench/core/inspection.py", "softmax over the batch instead of the classes",
+           [("torch.softmax(logits[0].float(), 0)", "torch.softmax(logits.float(), 0)[0]")], INSPECT),
+    Mutant("I4", "workbench/core/inspection.py", "top-k returns the least likely classes",
+           [("values, indices = probs.topk(min(k, len(probs)))", "values, indices = probs.topk(min(k, len(probs)), largest=False)")],
+           INSPECT),
+    Mutant("I5", "workbench/core/inspection.py", "top-k names classes by rank instead of by index",
+           [("return [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]",
+             "return [(self.classes[j], float(v)) for j, v in enumerate(values.tolist())]")], INSPECT),
+    Mutant("I6", "workbench/core/inspection.py", "a dropped image reaches the network without preprocessing",
+           [("return self.preprocess.to(self.device)(image.unsqueeze(0).to(self.device))[0]",
+             "return image.to(self.device)")], INSPECT),
+    Mutant("I7", "workbench/core/inspection.py", "feature-map tiles share one scale",
+           [("scale_each=True", "scale_each=False")], INSPECT),
+    Mutant("I8", "workbench/core/inspection.py", "grid rounds the columns down",
+           [("cols = max(1, int(count**0.5 + 0.999999))", "cols = max(1, int(count**0.5))")], INSPECT),
+    # --- the drop path (workbench/ui/main_window.py) ------------------------------------------------------
+    Mutant("W1", "workbench/ui/main_window.py", "a drop that keeps the old image",
+           [("self._set_image(image, Path(path).name)", "self._set_image(self.image, Path(path).name)")], DROP),
+    Mutant("W2", "workbench/ui/main_window.py", "a drop that does not re-classify",
+           [("        self._set_image(image, Path(path).name)\n        self._refresh_inspection()\n",
+             "        self._set_image(image, Path(path).name)\n")], DROP),
+    Mutant("W3", "workbench/ui/main_window.py", "dropped images decoded without the dataset's background rule",
+           [("image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background)",
+             "image = image_to_tensor(path, spec.in_channels, spec.native_size, False)")], DROP),
+    Mutant("W4", "workbench/ui/main_window.py", "a bad drop carries on after showing the error",
+           [("            self._show_error(str(exc))\n            return\n        self._show_error(\"\")",
+             "            self._show_error(str(exc))\n        self._show_error(\"\")")], DROP),
+    # --- LeNet-5 (models/lenet.py) -------------------------------------------------------------------------
+    Mutant("L1", "models/lenet.py", "C3's connection table changed (same parameter count)",
+           [("(0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),", "(0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 4, 5),")], LENET),
+    Mutant("L2", "models/lenet.py", "the squashing function without its 2/3 slope",
+           [("return 1.7159 * torch.tanh(x * (2.0 / 3.0))", "return 1.7159 * torch.tanh(x)")], LENET),
+    Mutant("L3", "models/lenet.py", "subsampling averages instead of adding the four inputs",
+           [("summed = F.avg_pool2d(x, 2) * 4.0", "summed = F.avg_pool2d(x, 2)")], LENET),
+]
+
+
+def apply(mutant: Mutant, tree: Path) -> str:
+    """Put the bug into ``tree``; returns the original text to restore."""
+    target = tree / mutant.path
+    original = target.read_text(encoding="utf-8")
+    text = original
+    for old, new in mutant.edits:
+        count = text.count(old)
+        if count != 1:
+            raise SystemExit(f"{mutant.id}: expected the text once in {mutant.path}, found it {count} times: {old!r}")
+        text = text.replace(old, new)
+    target.write_text(text, encoding="utf-8")
+    return original
+
+
+def run_tests(tree: Path, tests: list[str], timeout: int) -> tuple[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "QT_QPA_PLATFORM": "offscreen", "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                              cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.perf_counter() - started
+    outcome = {0: "passed", 1: "failed"}.get(done.returncode, f"error {done.returncode}")
+    if outcome.startswith("error"):
+        print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
+    return outcome, time.perf_counter() - started
+
+
+def copy_tree(dest: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    for name in files:
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("ids", nargs="*", help="mutant ids to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per test run; a mutant that hangs is killed")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.ids or m.id in args.ids]
+    if args.list:
+        for m in chosen:
+            print(f"{m.id:4} {m.path:32} {m.what}{'  [equivalent]' if m.equivalent else ''}")
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        tree = copy_tree(Path(tmp))
+        for m in chosen:  # every mutant must still apply to the code as it is now
+            (tree / m.path).write_text(apply(m, tree), encoding="utf-8")
+        check = subprocess.run([sys.executable, "-c", "import workbench, models; print(workbench.__file__, models.__file__)"],
+                               cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
+        if str(tree) not in check.stdout:
+            raise SystemExit(f"the copy does not import itself: {check.stdout} {check.stderr}")
+        # The covering tests must pass on the code as it is, or every mutant would look killed.
+        suites = {tuple(m.tests) for m in chosen} | {tuple(m.extra_tests) for m in chosen if m.extra_tests}
+        for suite in sorted(suites):
+            outcome, seconds = run_tests(tree, list(suite), args.timeout)
+            print(f"baseline {' '.join(suite)}: {outcome} ({seconds:.0f}s)", flush=True)
+            if outcome != "passed":
+                raise SystemExit("the covering tests fail without any mutant: fix them first")
+
+        results = []
+        for m in chosen:
+            original = apply(m, tree)
+            try:
+                outcome, seconds = run_tests(tree, m.tests, args.timeout)
+                if outcome == "passed" and m.extra_tests:
+                    outcome, more = run_tests(tree, m.extra_tests, args.timeout)
+                    seconds += more
+            finally:
+                (tree / m.path).write_text(original, encoding="utf-8")
+            killed = outcome != "passed"
+            results.append((m, killed))
+            verdict = "killed" if killed else ("survived (equivalent)" if m.equivalent else "SURVIVED")
+            print(f"{m.id:4} {verdict:22} {seconds:5.0f}s  {m.what}", flush=True)
+
+    scored = [(m, k) for m, k in results if not m.equivalent]
+    killed = sum(k for _, k in scored)
+    print(f"\nmutation score: {killed}/{len(scored)} non-equivalent mutants killed "
+          f"({100 * killed / max(1, len(scored)):.0f} %); {len(results) - len(scored)} judged equivalent")
+    for m, k in results:
+        if m.equivalent:
+            print(f"  equivalent {m.id} ({'killed' if k else 'survived'}): {m.equivalent}")
+    for m, k in scored:
+        if not k:
+            print(f"  survivor {m.id}: {m.what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
