@@ -20,14 +20,15 @@ class _AuxForward:
     auxiliary logits to ``aux`` when it is a list."""
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._features(x, None)
+        return self._features(self._transform_input(x), None)
 
     def forward(self, x: torch.Tensor):
+        # _transform_input is torchvision's: it acts only when transform_input is set (pretrained weights).
         if self.training and self.aux_logits:
             aux: list[torch.Tensor] = []
-            logits = self.forward_head(self._features(x, aux))
+            logits = self.forward_head(self._features(self._transform_input(x), aux))
             return (logits, *aux)
-        return self.forward_head(self._features(x, None))
+        return self.forward_head(self._features(self._transform_input(x), None))
 
 
 class GoogLeNet(_AuxForward, WorkbenchModel, _TorchvisionGoogLeNet):

@@ -115,6 +115,16 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path, small_digits):
     assert metrics(0, "b") == first
     assert metrics(1, "c") != first
 
+    def first_loss(seed):
+        events = []
+        Trainer(TrainConfig(epochs=1, batch_size=320, seed=seed), [events.append], run_dir=tmp_path / f"w{seed}",
+                bundle=small_digits).run()
+        return next(e.loss for e in events if isinstance(e, StepEnded))
+
+    # One batch of all 320 images: its mean loss cannot depend on the order, only on the initial
+    # weights, which the seed draws.
+    assert abs(first_loss(0) - first_loss(1)) > 1e-4
+
 
 def test_batches_are_shuffled_anew_each_epoch(tmp_path, small_digits):
     firsts = []

@@ -68,6 +68,8 @@ def build_from_checkpoint(payload: dict):
         in_channels=payload["in_channels"],
         input_size=tuple(payload["input_size"]),
     )
+    if payload.get("transform_input") and hasattr(model, "transform_input"):
+        model.transform_input = True  # started from Google's weights (see models._pretrained)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset, TensorDataset
 
 from resources import resource_path
+
+from . import paths
+from .data.decode import DecodeError, decode, to_tensor
 
 __all__ = [
     "DataBundle",
@@ -75,6 +78,10 @@ class DataBundle:
     dark_background: bool = False
     """True when objects are bright on a dark ground (MNIST, digits): dropped images drawn
     dark-on-light are inverted to match."""
+    health: object | None = None
+    """An image folder's ``HealthReport``."""
+    split_files: dict | None = None
+    """An image folder's split as file lists (recorded in each run folder)."""
 
     @property
     def num_classes(self) -> int:
@@ -101,8 +108,22 @@ def get_dataset_info(name: str) -> DatasetInfo:
         raise DatasetError(f"Unknown dataset {name!r}; known datasets: {', '.join(_DATASETS)}") from None
 
 
-def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> DataBundle:
-    """Load a registered dataset by name. Raises ``DatasetError`` with a readable message."""
+def is_folder_dataset(name: str) -> bool:
+    """A dataset given as a path (an image folder) rather than a registered name."""
+    return name not in _DATASETS and (os.sep in name or "/" in name or Path(name).expanduser().is_dir())
+
+
+def load_dataset(name: str, root: str | Path | None = None, download: bool = True, *, image_size: int | None = None,
+                 channels: int | None = None, split: tuple[float, float, float] = (0.6, 0.2, 0.2), split_seed: int = 0,
+                 progress=None) -> DataBundle:
+    """Load a registered dataset by name, or a class-per-folder image set by its path (decoded
+    to ``image_size`` pixels, ``channels`` 3 or 1, split by ``split`` and ``split_seed``).
+    Raises ``DatasetError`` (or ``FolderError``) with a readable message."""
+    if is_folder_dataset(name):
+        from .data.folder_bundle import DEFAULT_IMAGE_SIZE, load_folder
+
+        return load_folder(name, size=image_size or DEFAULT_IMAGE_SIZE, channels=channels or 3, ratios=tuple(split),
+                           seed=split_seed, progress=progress)
     return get_dataset_info(name).loader(root=root, download=download)
 
 
@@ -130,8 +151,7 @@ def _channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float
 
 def default_data_root() -> Path:
     """Where downloaded datasets live: ``$CNN_WORKBENCH_HOME/data``, else ``~/.cnn-workbench/data``."""
-    home = os.environ.get("CNN_WORKBENCH_HOME")
-    return Path(home).expanduser() / "data" if home else Path.home() / ".cnn-workbench" / "data"
+    return paths.data_root()
 
 
 class ImageTensorDataset(Dataset):
@@ -275,25 +295,17 @@ def image_to_tensor(
     image: Image.Image | str | Path, in_channels: int, native_size: tuple[int, int], dark_background: bool = False
 ) -> torch.Tensor:
     """Turn any image (file path or PIL image, any mode) into a ``C×H×W`` tensor in [0, 1]
-    at a dataset's native size, the form its splits yield."""
-    if not isinstance(image, Image.Image):
-        try:
-            with Image.open(image) as opened:
-                opened.load()
-                image = opened.copy()
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"Cannot read {Path(image).name} as an image: {exc}") from exc
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "P"):
-        # Transparent areas become the dataset's background, not black-by-accident.
-        rgba = image.convert("RGBA")
-        ground = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if dark_background else (255, 255, 255, 255))
-        image = Image.alpha_composite(ground, rgba)
-    image = image.convert("L" if in_channels == 1 else "RGB")
+    at a dataset's native size, the form its splits yield. Decoding is ``data.decode``'s, the
+    same as for image folders; files that cannot be used raise ``DatasetError``."""
+    # Transparent areas become the dataset's background, not black-by-accident.
+    ground = (0, 0, 0) if dark_background else (255, 255, 255)
+    try:
+        image = decode(image, 1 if in_channels == 1 else 3, ground)
+    except DecodeError as exc:
+        raise DatasetError(str(exc)) from exc
     # BOX averages whole blocks when shrinking: how the 8×8 digits were made from 32×32 bitmaps.
     image = image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)
-    data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-    tensor = data.view(image.height, image.width, -1).permute(2, 0, 1).float() / 255.0
+    tensor = to_tensor(image).float() / 255.0
     if in_channels not in (1, 3):
         tensor = tensor.mean(0, keepdim=True).expand(in_channels, -1, -1).clone()
     if dark_background and _border_mean(tensor) > 0.5:

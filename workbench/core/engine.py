@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import threading
 import time
 import traceback
@@ -19,9 +20,12 @@ from torch.utils.data import DataLoader
 import models
 
 from . import devices
+from . import pretrained
 from .checkpoints import save_checkpoint
+from .data.augment import BatchAugment
+from .data.loader import TensorBatches, tensors_of
 from .datasets import DataBundle, DatasetError, Preprocess, load_dataset
-from .events import EpochEnded, Listener, RunFailed, RunFinished, RunStarted, StepEnded
+from .events import DataProgress, EpochEnded, Listener, RunFailed, RunFinished, RunStarted, StepEnded
 from .runstore import RunStore, default_runs_root, new_run_dir
 
 MIN_INPUT = 32
@@ -45,6 +49,21 @@ class TrainConfig:
     """Height and width the model sees; ``None`` picks one from the model and dataset."""
     data_root: str | None = None
     num_workers: int = 0
+    augment: str = "none"
+    """A preset of ``data.augment.PRESETS``; training batches only."""
+    image_size: int | None = None
+    """Image folders: the side of the square images they are decoded to (default 64, or the
+    pretrained weights' crop size)."""
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    """Image folders: train/val/test fractions."""
+    split_seed: int = 0
+    pretrained: bool = False
+    """Start from ImageNet weights (torchvision's) instead of from scratch."""
+    transfer: str = "finetune"
+    """With ``pretrained``: ``finetune`` (all layers; the backbone at a tenth of the head's
+    learning rate) or ``extract`` (frozen backbone and BatchNorm statistics, new head only)."""
+    weights: str | None = None
+    """A weights file to start from instead of torchvision's download."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,12 +97,22 @@ def evaluate(model: nn.Module, loader: DataLoader, preprocess: nn.Module, device
     for images, targets in loader:
         if should_stop():
             break
-        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        images, targets = to_float(images.to(device, non_blocking=True)), targets.to(device, non_blocking=True)
         logits = _logits(model(preprocess(images)))
         loss_sum += float(nn.functional.cross_entropy(logits, targets, reduction="sum"))
         correct += accuracy_count(logits, targets)
         seen += len(targets)
     return (loss_sum / seen, correct / seen) if seen else (math.nan, math.nan)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 batches (0-255) become float in [0, 1]; float batches pass as they are."""
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images
+
+
+def _dataset_label(dataset: str) -> str:
+    """A short name for run folders: a folder's own name, not its whole path."""
+    return (Path(dataset).name or "folder") if ("/" in dataset or os.sep in dataset) else dataset
 
 
 def _logits(output) -> torch.Tensor:
@@ -152,37 +181,71 @@ class Trainer:
         cfg = self.config
         if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
             raise TrainingFault("Epochs and batch size must be at least 1 and the learning rate above 0.")
+        if cfg.transfer not in ("finetune", "extract"):
+            raise TrainingFault(f"Unknown transfer mode {cfg.transfer!r}: use 'finetune' or 'extract'.")
+        self.augment = BatchAugment(cfg.augment)
         torch.manual_seed(cfg.seed)
         self.device = devices.pick_device(cfg.device)
+        weights = pretrained.weights_for(cfg.model) if cfg.pretrained else None
         if self.bundle is None:
-            self.bundle = load_dataset(cfg.dataset, root=cfg.data_root)
-        self.input_size = resolve_input_size(cfg.model, self.bundle, cfg.input_size)
-        self.model = models.create_model(
-            cfg.model, num_classes=self.bundle.num_classes, in_channels=self.bundle.in_channels,
-            input_size=self.input_size,
-        ).to(self.device)
-        self.preprocess = Preprocess(self.input_size[1:], self.bundle.mean, self.bundle.std).to(self.device)
+            size = cfg.image_size or (weights.crop_size if weights else None)
+            self.bundle = load_dataset(cfg.dataset, root=cfg.data_root, image_size=size, split=cfg.split,
+                                       split_seed=cfg.split_seed, progress=self.data_progress)
+        if cfg.pretrained:
+            self.input_size = (self.bundle.in_channels, weights.crop_size, weights.crop_size)
+            self.model = pretrained.pretrained_model(cfg.model, self.bundle.num_classes, self.bundle.in_channels,
+                                                     weights_file=cfg.weights, progress=self.download_progress)
+            mean, std = weights.mean, weights.std
+            if self.bundle.in_channels == 1:  # the summed first kernels see the grey image as R = G = B
+                mean, std = (sum(mean) / 3,), (sum(std) / 3,)
+            if cfg.transfer == "extract":
+                pretrained.freeze_backbone(self.model)
+        else:
+            self.input_size = resolve_input_size(cfg.model, self.bundle, cfg.input_size)
+            self.model = models.create_model(
+                cfg.model, num_classes=self.bundle.num_classes, in_channels=self.bundle.in_channels,
+                input_size=self.input_size,
+            )
+            mean, std = self.bundle.mean, self.bundle.std
+        self.model.to(self.device)
+        self.preprocess = Preprocess(self.input_size[1:], mean, std).to(self.device)
+        self.norm = (list(mean), list(std))
         generator = torch.Generator().manual_seed(cfg.seed)
         pin = self.device.type == "cuda"
-        loader = lambda ds, shuffle: DataLoader(  # noqa: E731
-            ds, batch_size=cfg.batch_size, shuffle=shuffle, generator=generator if shuffle else None,
-            num_workers=cfg.num_workers, pin_memory=pin, drop_last=False,
-        )
+
+        def loader(ds, shuffle):
+            if tensors_of(ds) is not None:  # in memory: whole batches by index, no per-image calls
+                return TensorBatches(ds, cfg.batch_size, shuffle, generator if shuffle else None)
+            workers = cfg.num_workers or min(4, os.cpu_count() or 1)
+            return DataLoader(ds, batch_size=cfg.batch_size, shuffle=shuffle, generator=generator if shuffle else None,
+                              num_workers=workers, pin_memory=pin, drop_last=False, persistent_workers=workers > 0)
+
         self.train_loader = loader(self.bundle.train, True)
         self.val_loader = loader(self.bundle.val, False)
         self.test_loader = loader(self.bundle.test, False)
+        params = pretrained.param_groups(self.model, cfg.lr, cfg.transfer) if cfg.pretrained else \
+            [p for p in self.model.parameters()]
         if cfg.optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=0.9,
-                                             weight_decay=cfg.weight_decay)
+            self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
         elif cfg.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
             raise TrainingFault(f"Unknown optimizer {cfg.optimizer!r}: use 'adam' or 'sgd'.")
-        run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, cfg.dataset)
+        run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, _dataset_label(cfg.dataset))
         self.store = RunStore(run_dir)
         self.store.write_config({**cfg.to_dict(), "input_size": list(self.input_size),
-                                 "classes": self.bundle.classes})
+                                 "classes": self.bundle.classes, "normalisation": {"mean": self.norm[0], "std": self.norm[1]}})
+        if self.bundle.split_files:
+            self.store.write_json("split.json", self.bundle.split_files)
+        if self.bundle.health is not None:
+            self.store.write_json("health.json", self.bundle.health.to_dict())
         self.store.start_metrics()
+
+    def data_progress(self, done: int, total: int, what: str) -> None:
+        self._emit(DataProgress("data", done, total, what))
+
+    def download_progress(self, done: int, total: int, what: str) -> None:
+        self._emit(DataProgress("download", done, total, what))
 
     def _checkpoint(self, epoch: int, val_acc: float, with_optimizer: bool) -> dict:
         payload = {
@@ -192,10 +255,11 @@ class Trainer:
             "in_channels": self.bundle.in_channels,
             "input_size": list(self.input_size),
             "classes": list(self.bundle.classes),
-            "mean": list(self.bundle.mean),
-            "std": list(self.bundle.std),
+            "mean": self.norm[0],
+            "std": self.norm[1],
             "epoch": epoch,
             "val_acc": val_acc,
+            "transform_input": bool(getattr(self.model, "transform_input", False)),
             "state_dict": self.model.state_dict(),
         }
         if with_optimizer:
@@ -206,8 +270,9 @@ class Trainer:
         cfg = self.config
         params = sum(p.numel() for p in self.model.parameters())
         steps = len(self.train_loader)
+        health = self.bundle.health.short() if self.bundle.health is not None else ""
         self._emit(RunStarted(str(self.store.dir), cfg.to_dict(), devices.describe(self.device),
-                              list(self.bundle.classes), params, tuple(self.input_size), steps))
+                              list(self.bundle.classes), params, tuple(self.input_size), steps, health))
         best_acc, best_epoch, best_state, done = -1.0, 0, None, 0
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
@@ -261,11 +326,12 @@ class Trainer:
 
     def _train_epoch(self, epoch: int, steps: int) -> tuple[float, float]:
         self.model.train()
+        self.augment.train()
         loss_sum, correct, seen = 0.0, 0, 0
         for step, (images, targets) in enumerate(self.train_loader, start=1):
             if self.stop_requested:
                 break
-            images = images.to(self.device, non_blocking=True)
+            images = self.augment(to_float(images.to(self.device, non_blocking=True)))
             targets = targets.to(self.device, non_blocking=True)
             logits = self.model(self.preprocess(images))
             loss = self._loss(logits, targets)

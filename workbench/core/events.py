@@ -16,6 +16,8 @@ class RunStarted:
     num_params: int
     input_size: tuple[int, int, int]
     steps_per_epoch: int
+    health: str = ""
+    """An image folder's health report, short form."""
 
 
 @dataclass(frozen=True)
@@ -66,5 +68,17 @@ class RunFailed:
     """The traceback, for a 'details' pane or a bug report."""
 
 
-Event = Union[RunStarted, StepEnded, EpochEnded, RunFinished, RunFailed]
+@dataclass(frozen=True)
+class DataProgress:
+    """Slow preparation before training: ``stage`` is ``data`` (scanning and decoding an image
+    folder) or ``download`` (pretrained weights); ``done`` of ``total`` (bytes or files)."""
+
+    stage: str
+    done: int
+    total: int
+    what: str = ""
+
+
+Event = Union[RunStarted, StepEnded, EpochEnded, RunFinished, RunFailed, DataProgress]
 Listener = Callable[[Any], None]
+

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from pathlib import Path
+
+from . import paths
 
 METRIC_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
 def default_runs_root() -> Path:
     """``$CNN_WORKBENCH_HOME/runs``, else ``~/.cnn-workbench/runs``."""
-    home = os.environ.get("CNN_WORKBENCH_HOME")
-    return Path(home).expanduser() / "runs" if home else Path.home() / ".cnn-workbench" / "runs"
+    return paths.runs_root()
 
 
 def new_run_dir(root: Path, model: str, dataset: str) -> Path:
@@ -29,9 +29,7 @@ def new_run_dir(root: Path, model: str, dataset: str) -> Path:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    paths.atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 class RunStore:
@@ -55,6 +53,9 @@ class RunStore:
     def append_metrics(self, row: dict) -> None:
         with self.metrics_path.open("a", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow([row[k] for k in METRIC_FIELDS])
+
+    def write_json(self, name: str, data: dict) -> None:
+        _write_json(self.dir / name, data)
 
     def write_summary(self, summary: dict) -> None:
         _write_json(self.summary_path, summary)

@@ -1,0 +1,303 @@
+"""Class-per-folder image sets: scan, check, split and load a user's folder of images.
+
+``root/<class>/**/<image>``: every non-hidden sub-folder of ``root`` is a class and every image
+below it (nested folders included) belongs to that class. Hidden files and files that are not
+images are *ignored* and listed; images that cannot be used are *skipped* and listed with the
+reason. The scan is remembered in the app's cache, so a second scan of an unchanged folder
+decodes nothing, and a changed folder is reported (files added, removed or edited).
+
+The split is a function of the folder's content: within each class, images are ordered by their
+content hash and shuffled with the split seed, and exact duplicates stay together, so the same
+folder gives the same split on every machine and an edit changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .. import paths
+from .decode import IMAGE_EXTENSIONS, DecodeError, decode
+
+__all__ = ["ImageFile", "FolderScan", "FolderSplit", "scan_folder", "split_folder", "FolderError"]
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: called while a folder is scanned or decoded."""
+
+
+class FolderError(ValueError):
+    """The folder cannot be used as a dataset; the message says why and what to do."""
+
+
+@dataclass
+class ImageFile:
+    path: str
+    """Relative to the folder, with forward slashes."""
+    label: int
+    sha1: str
+    width: int
+    height: int
+    mode: str
+    bytes: int
+    mtime: float
+
+
+@dataclass
+class FolderScan:
+    root: str
+    classes: list[str]
+    files: list[ImageFile]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(relative path, reason) of image files that cannot be used."""
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    """(relative path, reason) of what is not an image file, or hidden."""
+    left_out_classes: list[tuple[str, str]] = field(default_factory=list)
+    """(class folder, reason) of classes without a usable image."""
+    changes: str = ""
+    """How the folder differs from the last scan, in a sentence; empty when unchanged or new."""
+    reused: int = 0
+    """How many files the last scan's index vouched for (not decoded again)."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the folder's usable content: labels and bytes of every image."""
+        h = hashlib.sha1()
+        for f in sorted(self.files, key=lambda f: f.path):
+            h.update(f"{f.path}\0{self.classes[f.label]}\0{f.sha1}\n".encode())
+        return h.hexdigest()
+
+    def counts(self) -> list[int]:
+        counts = [0] * len(self.classes)
+        for f in self.files:
+            counts[f.label] += 1
+        return counts
+
+
+@dataclass
+class FolderSplit:
+    train: list[int]
+    val: list[int]
+    test: list[int]
+    """Indices into ``FolderScan.files``."""
+    ratios: tuple[float, float, float]
+    seed: int
+
+    def paths(self, scan: FolderScan) -> dict[str, list[str]]:
+        return {name: [scan.files[i].path for i in getattr(self, name)] for name in ("train", "val", "test")}
+
+
+def _index_path(root: Path) -> Path:
+    key = hashlib.sha1(str(root).encode()).hexdigest()[:16]
+    return paths.cache_root() / "folders" / f"{key}.json"
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("__MACOSX") or name == "Thumbs.db" or name == "desktop.ini"
+
+
+def _candidates(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[tuple[str, str]], dict[str, str]]:
+    """Class names, (image path, label) candidates, ignored entries, and why class folders without
+    image files have none."""
+    ignored: list[tuple[str, str]] = []
+    class_dirs = []
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        rel = entry.name
+        if _hidden(entry.name):
+            ignored.append((rel, "hidden"))
+        elif entry.is_dir():
+            class_dirs.append(entry)
+        else:
+            ignored.append((rel, "not in a class folder"))
+    candidates: list[tuple[Path, int]] = []
+    empty: dict[str, str] = {}
+    for label, folder in enumerate(class_dirs):
+        found = 0
+        anything = False
+        for dirpath, dirnames, filenames in os.walk(folder):
+            here = Path(dirpath)
+            for d in sorted(dirnames):
+                if _hidden(d):
+                    ignored.append(((here / d).relative_to(root).as_posix() + "/", "hidden folder"))
+            dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+            for name in sorted(filenames):
+                anything = True
+                path = here / name
+                rel = path.relative_to(root).as_posix()
+                if _hidden(name):
+                    ignored.append((rel, "hidden"))
+                elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                    ignored.append((rel, f"not an image file ({path.suffix or 'no extension'})"))
+                else:
+                    candidates.append((path, label))
+                    found += 1
+        if not found:
+            empty[folder.name] = "no image files" if anything else "empty folder"
+    return [d.name for d in class_dirs], candidates, ignored, empty
+
+
+def scan_folder(root: str | Path, progress: Progress | None = None,
+                should_stop: Callable[[], bool] = lambda: False) -> FolderScan:
+    """Find, hash and check every image of a class-per-folder set. Never raises for a bad file;
+    raises ``FolderError`` when the folder itself cannot be used."""
+    root = Path(root).expanduser().resolve()
+    if not root.exists():
+        raise FolderError(f"No folder at {root}")
+    if not root.is_dir():
+        raise FolderError(f"{root} is a file: pick a folder with one sub-folder per class")
+    classes, candidates, ignored, empty = _candidates(root)
+    if not classes:
+        raise FolderError(f"{root} has no sub-folders: put each class's images in a folder named after the class")
+    previous = _read_index(root)
+    known = {f["path"]: f for f in previous.get("files", [])} if previous else {}
+    known_skips = {p: (reason, size, mtime) for p, reason, size, mtime in previous.get("skipped", [])} if previous else {}
+    files: list[ImageFile] = []
+    skipped: list[tuple[str, str]] = []
+    reused = 0
+    total = len(candidates)
+    for i, (path, label) in enumerate(candidates):
+        if should_stop():
+            raise FolderError("Scan cancelled")
+        rel = path.relative_to(root).as_posix()
+        if progress and (i % 25 == 0 or i == total - 1):
+            progress(i + 1, total, rel)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            skipped.append((rel, f"unreadable ({exc.strerror or exc})"))
+            continue
+        old = known.get(rel)
+        if old and old["bytes"] == stat.st_size and old["mtime"] == stat.st_mtime:
+            files.append(ImageFile(**{**old, "label": label}))
+            reused += 1
+            continue
+        old_skip = known_skips.get(rel)
+        if old_skip and old_skip[1:] == (stat.st_size, stat.st_mtime):
+            skipped.append((rel, old_skip[0]))
+            continue
+        try:
+            image = decode(path)
+            files.append(ImageFile(rel, label, _sha1(path), image.width, image.height,
+                                   _mode_of(path), stat.st_size, stat.st_mtime))
+        except DecodeError as exc:
+            skipped.append((rel, exc.reason))
+        except OSError as exc:
+            skipped.append((rel, f"unreadable ({exc.strerror or exc})"))
+    counts = [0] * len(classes)
+    for f in files:
+        counts[f.label] += 1
+    left_out = [(c, empty.get(c, "no usable image")) for c, n in zip(classes, counts) if n == 0]
+    kept = [c for c, n in zip(classes, counts) if n > 0]
+    relabel = {classes.index(c): i for i, c in enumerate(kept)}
+    files = [ImageFile(**{**asdict(f), "label": relabel[f.label]}) for f in files]
+    scan = FolderScan(str(root), kept, files, skipped, ignored, left_out, reused=reused)
+    if len(kept) < 2:
+        why = "; ".join(f"{c}: {r}" for c, r in left_out) or "only one class folder"
+        raise FolderError(f"{root} needs at least two classes with usable images, it has {len(kept)} "
+                          f"({why}). Put each class's images in its own sub-folder.")
+    if previous:
+        scan.changes = _describe_changes(previous, scan)
+    _write_index(root, scan, [(p, r, *_stat(root / p)) for p, r in skipped])
+    return scan
+
+
+def _stat(path: Path) -> tuple[int, float]:
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime
+    except OSError:
+        return -1, -1.0
+
+
+def _mode_of(path: Path) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.mode
+    except Exception:
+        return "?"
+
+
+def _read_index(root: Path) -> dict | None:
+    path = _index_path(root)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if data.get("root") == str(root) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_index(root: Path, scan: FolderScan, skipped: list) -> None:
+    data = {"root": str(root), "classes": scan.classes, "fingerprint": scan.fingerprint,
+            "files": [asdict(f) for f in scan.files], "skipped": skipped}
+    try:
+        paths.atomic_write_text(_index_path(root), json.dumps(data))
+    except OSError:  # a read-only cache only costs speed next time
+        pass
+
+
+def _describe_changes(previous: dict, scan: FolderScan) -> str:
+    before = {f["path"]: f["sha1"] for f in previous.get("files", [])}
+    now = {f.path: f.sha1 for f in scan.files}
+    added = sorted(set(now) - set(before))
+    removed = sorted(set(before) - set(now))
+    edited = sorted(p for p in set(now) & set(before) if now[p] != before[p])
+    if not (added or removed or edited):
+        return ""
+    parts = []
+    for what, items in (("added", added), ("removed", removed), ("changed", edited)):
+        if items:
+            shown = ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+            parts.append(f"{len(items)} {'file' if len(items) == 1 else 'files'} {what} ({shown})")
+    return "The folder changed since the last scan: " + "; ".join(parts) + ". The split was made anew."
+
+
+def split_folder(scan: FolderScan, ratios: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0) -> FolderSplit:
+    """A stratified train/val/test split decided by content and seed alone.
+
+    Within each class the images are grouped by content hash (exact duplicates stay in one
+    split), groups are ordered by hash, shuffled with ``seed``, and dealt out so each split gets
+    its share of the class (at least one image each for val and test when the class has three)."""
+    if len(ratios) != 3 or min(ratios) < 0 or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6) or ratios[0] <= 0:
+        raise FolderError(f"split ratios must be three non-negative numbers adding up to 1 with some training, not {ratios}")
+    train, val, test = [], [], []
+    for label in range(len(scan.classes)):
+        groups: dict[str, list[int]] = {}
+        for i, f in enumerate(scan.files):
+            if f.label == label:
+                groups.setdefault(f.sha1, []).append(i)
+        ordered = [groups[k] for k in sorted(groups)]
+        g = torch.Generator().manual_seed(seed * 1_000_003 + label)
+        ordered = [ordered[i] for i in torch.randperm(len(ordered), generator=g).tolist()]
+        n = sum(len(grp) for grp in ordered)
+        want_test = round(n * ratios[2])
+        want_val = round(n * ratios[1])
+        if n >= 3:
+            want_test = max(want_test, 1 if ratios[2] > 0 else 0)
+            want_val = max(want_val, 1 if ratios[1] > 0 else 0)
+        in_test = in_val = 0
+        for grp in ordered:
+            if in_test < want_test:
+                test.extend(grp)
+                in_test += len(grp)
+            elif in_val < want_val:
+                val.extend(grp)
+                in_val += len(grp)
+            else:
+                train.extend(grp)
+    return FolderSplit(sorted(train), sorted(val), sorted(test), tuple(ratios), seed)
