@@ -272,7 +272,8 @@ class Trainer:
         steps = len(self.train_loader)
         health = self.bundle.health.short() if self.bundle.health is not None else ""
         self._emit(RunStarted(str(self.store.dir), cfg.to_dict(), devices.describe(self.device),
-                              list(self.bundle.classes), params, tuple(self.input_size), steps, health))
+                              list(self.bundle.classes), params, tuple(self.input_size), steps, health,
+                              tuple(self.norm[0]), tuple(self.norm[1])))
         best_acc, best_epoch, best_state, done = -1.0, 0, None, 0
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()

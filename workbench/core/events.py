@@ -18,6 +18,9 @@ class RunStarted:
     steps_per_epoch: int
     health: str = ""
     """An image folder's health report, short form."""
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    """The normalisation the run uses (the dataset's, or the pretrained weights')."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ feature-map grid. They only render what the core computes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 import torch
@@ -41,6 +43,7 @@ class DropZone(QLabel):
     """Takes image files dragged from the file manager (or picked with a click)."""
 
     imageDropped = Signal(str)
+    folderDropped = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -85,7 +88,7 @@ class DropZone(QLabel):
         path = self._first_local_file(event.mimeData())
         if path:
             event.acceptProposedAction()
-            self.imageDropped.emit(path)
+            (self.folderDropped if Path(path).is_dir() else self.imageDropped).emit(path)
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:

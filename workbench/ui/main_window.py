@@ -9,7 +9,9 @@ import torch
 from PySide6.QtCore import Qt, QThread, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -20,20 +22,35 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 import models
-from workbench.core import devices
-from workbench.core.datasets import DataBundle, DatasetError, get_dataset_info, image_to_tensor, list_datasets, load_dataset
+from workbench.core import devices, pretrained
+from workbench.core.data.augment import PRESETS
+from workbench.core.data.folder_bundle import DEFAULT_IMAGE_SIZE
+from workbench.core.datasets import (
+    DataBundle,
+    DatasetError,
+    get_dataset_info,
+    image_to_tensor,
+    is_folder_dataset,
+    list_datasets,
+    load_dataset,
+)
 from workbench.core.engine import TrainConfig, resolve_input_size
 from workbench.core.inspection import Classifier, human_count, summarize
 from workbench.core.runstore import default_runs_root
 
+from .folder_worker import FolderWorker
+from .health_view import HealthReportView
 from .inspector import DropZone, FeatureMapView, LayerTree, PredictionView
 from .plots import TrainingPlots
 from .worker import TrainingWorker
+
+FOLDER_ENTRY = "__image_folder__"
 
 
 class MainWindow(QMainWindow):
@@ -41,6 +58,7 @@ class MainWindow(QMainWindow):
     stepShown = Signal(object)  # StepEnded
     epochShown = Signal(object)  # EpochEnded
     trainingEnded = Signal(object)  # the run's summary dict
+    folderLoaded = Signal(object)  # the DataBundle of an image folder, or None when it failed
 
     def __init__(self, runs_root: str | Path | None = None):
         super().__init__()
@@ -55,6 +73,11 @@ class MainWindow(QMainWindow):
         self.last_summary: dict | None = None
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
+        self._folder_thread: QThread | None = None
+        self._folder_worker: FolderWorker | None = None
+        self._previous_dataset = 0
+        self._pending_failure = False
+        self.setAcceptDrops(True)  # a folder dropped anywhere on the window becomes the dataset
 
         self.plots = TrainingPlots(self)
         self._build_ui()
@@ -72,6 +95,16 @@ class MainWindow(QMainWindow):
         self.optimizer_combo = QComboBox(objectName="optimizerCombo")
         self.optimizer_combo.addItem("Adam", "adam")
         self.optimizer_combo.addItem("SGD + momentum", "sgd")
+        self.augment_combo = QComboBox(objectName="augmentCombo")
+        for name, text in PRESETS.items():
+            self.augment_combo.addItem(name.replace("_", " + ") if name == "flip_crop" else name.replace("_", " "), name)
+            self.augment_combo.setItemData(self.augment_combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+        self.transfer_check = QCheckBox("Start from ImageNet weights", objectName="transferCheck")
+        self.transfer_mode_combo = QComboBox(objectName="transferModeCombo", enabled=False)
+        self.transfer_mode_combo.addItem("fine-tune all layers", "finetune")
+        self.transfer_mode_combo.addItem("extract features (train the head)", "extract")
+        self.transfer_check.toggled.connect(self.transfer_mode_combo.setEnabled)
+        self.transfer_check.toggled.connect(self._on_selection_changed)
         self.start_button = QPushButton("Start", objectName="startButton")
         self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
         self.start_button.setDefault(True)
@@ -93,6 +126,9 @@ class MainWindow(QMainWindow):
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Optimizer", self.optimizer_combo)
+        form.addRow("Augmentation", self.augment_combo)
+        form.addRow("Transfer", self.transfer_check)
+        form.addRow("", self.transfer_mode_combo)
         form.addRow("Device", QLabel(devices.describe(devices.pick_device())))
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
@@ -113,9 +149,14 @@ class MainWindow(QMainWindow):
         left.setMinimumWidth(300)
         left.setMaximumWidth(380)
 
-        middle = QSplitter(Qt.Orientation.Vertical)
-        middle.addWidget(self.plots.loss_plot)
-        middle.addWidget(self.plots.accuracy_plot)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.plots.loss_plot)
+        plots.addWidget(self.plots.accuracy_plot)
+        self.health_view = HealthReportView()
+        middle = QTabWidget(objectName="centreTabs")
+        middle.addTab(plots, "Training")
+        middle.addTab(self.health_view, "Dataset health")
+        self.centre_tabs = middle
 
         self.drop_zone = DropZone()
         self.prediction_view = PredictionView()
@@ -151,6 +192,7 @@ class MainWindow(QMainWindow):
         self.model_combo.currentIndexChanged.connect(self._on_selection_changed)
         self.dataset_combo.currentIndexChanged.connect(self._on_selection_changed)
         self.drop_zone.imageDropped.connect(self.classify_file)
+        self.drop_zone.folderDropped.connect(self.open_folder)
         self.layer_tree.itemSelectionChanged.connect(self._show_feature_maps)
 
     def _populate(self) -> None:
@@ -170,6 +212,8 @@ class MainWindow(QMainWindow):
         self.model_combo.setCurrentIndex(self.model_combo.findData("lenet5"))
         for name in list_datasets():
             self.dataset_combo.addItem(get_dataset_info(name).title, name)
+        self.dataset_combo.insertSeparator(self.dataset_combo.count())
+        self.dataset_combo.addItem("Image folder…", FOLDER_ENTRY)
 
     # -- selection and the inspection model ------------------------------------------------
     @property
@@ -193,13 +237,150 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self) -> None:
         if self.model_name is None or self.dataset_name is None or self.training:
             return
+        has_weights = pretrained.has_weights(self.model_name)
+        self.transfer_check.setEnabled(has_weights)
+        self.transfer_check.setToolTip("" if has_weights else f"{self.model_name} has no ImageNet weights in torchvision")
+        if not has_weights and self.transfer_check.isChecked():
+            self.transfer_check.setChecked(False)  # re-enters this slot
+            return
+        if self.dataset_name == FOLDER_ENTRY:
+            self._choose_folder()
+            return
+        self._previous_dataset = self.dataset_combo.currentIndex()
+        if is_folder_dataset(self.dataset_name) and (self.bundle is None or self.bundle.name != self.dataset_name
+                                                     or self.bundle.native_size[0] != self._folder_image_size()):
+            self.open_folder(self.dataset_name)
+            return
         self._show_error("")
         try:
             if self.bundle is None or self.bundle.name != self.dataset_name:
                 self._load_bundle()
-            self._build_inspection_model(self.model_name, resolve_input_size(self.model_name, self.data_spec))
+            self._build_inspection_model(self.model_name, self._input_shape())
         except (DatasetError, ValueError, RuntimeError) as exc:
             self._show_error(str(exc))
+
+    def _input_shape(self) -> tuple[int, int, int]:
+        spec = self.data_spec
+        if self.transfer_check.isChecked():
+            crop = pretrained.weights_for(self.model_name).crop_size
+            return (spec.in_channels, crop, crop)
+        return resolve_input_size(self.model_name, spec)
+
+    # -- image folders -------------------------------------------------------------------------------
+    def _folder_image_size(self) -> int:
+        """Folders are decoded at the pretrained weights' crop size, else at the default size."""
+        if self.transfer_check.isChecked() and pretrained.has_weights(self.model_name):
+            return pretrained.weights_for(self.model_name).crop_size
+        return DEFAULT_IMAGE_SIZE
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder of images per class")
+        if path:
+            self.open_folder(path)
+        else:
+            self.dataset_combo.setCurrentIndex(self._previous_dataset)
+
+    @Slot(str)
+    def open_folder(self, path: str) -> None:
+        """Scan, split and decode a class-per-folder set in a worker thread; the window stays live."""
+        if self.training or self._folder_thread is not None:
+            return
+        path = str(Path(path).expanduser().resolve())
+        index = self.dataset_combo.findData(path)
+        if index < 0:
+            index = self.dataset_combo.findData(FOLDER_ENTRY) - 1  # above the separator
+            self.dataset_combo.insertItem(index, f"Folder: {Path(path).name}", path)
+            self.dataset_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.setCurrentIndex(index)
+        self.dataset_combo.blockSignals(False)
+        self._show_error("")
+        self._set_controls_enabled(False)
+        self.stop_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(f"scanning {Path(path).name}…")
+        self.status_label.setText(f"Reading {html.escape(path)}…")
+        self._folder_thread = QThread(self)
+        self._folder_worker = FolderWorker(path, image_size=self._folder_image_size())
+        self._folder_worker.moveToThread(self._folder_thread)
+        self._folder_thread.started.connect(self._folder_worker.run)
+        self._folder_worker.progress.connect(self._on_folder_progress)
+        self._folder_worker.loaded.connect(self._on_folder_loaded)
+        self._folder_worker.failed.connect(self._on_folder_failed)
+        self._folder_worker.done.connect(self._folder_thread.quit)
+        self._folder_thread.finished.connect(self._on_folder_thread_finished)
+        self._folder_thread.start()
+
+    @Slot(int, int, str)
+    def _on_folder_progress(self, done: int, total: int, what: str) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        verb = what.split(" ", 1)[0]
+        self.progress.setFormat(f"{verb} {done}/{total}")
+
+    @Slot(object)
+    def _on_folder_loaded(self, bundle) -> None:
+        self.bundle = bundle
+        self._previous_dataset = self.dataset_combo.currentIndex()
+        self.health_view.show_report(bundle.health)
+        self.centre_tabs.setCurrentWidget(self.health_view)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        health = bundle.health
+        self.status_label.setText(
+            f"{health.usable} images in {len(health.classes)} classes"
+            + (f"; {len(health.skipped)} file(s) skipped (see Dataset health)" if health.skipped else "")
+            + (f"<br>{html.escape(health.changes)}" if health.changes else ""))
+        sample, label = bundle.test[0] if len(bundle.test) else bundle.train[0]
+        sample = sample.float() / 255 if sample.dtype == torch.uint8 else sample
+        self._set_image(sample, f"test image 0 (label {bundle.classes[int(label)]})")
+        try:
+            self._build_inspection_model(self.model_name, self._input_shape())
+        except (ValueError, RuntimeError) as exc:
+            self._show_error(str(exc))
+
+    @Slot(str, str)
+    def _on_folder_failed(self, message: str, details: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setFormat("idle")
+        if message:
+            self._show_error(message)
+        self.status_label.setText("")
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.setCurrentIndex(self._previous_dataset)
+        self.dataset_combo.blockSignals(False)
+        self._pending_failure = True
+
+    @Slot()
+    def _on_folder_thread_finished(self) -> None:
+        loaded = not getattr(self, "_pending_failure", False)
+        self._pending_failure = False
+        for obj in (self._folder_worker, self._folder_thread):
+            if obj is not None:
+                obj.deleteLater()
+        self._folder_worker = self._folder_thread = None
+        self._set_controls_enabled(True)
+        self.folderLoaded.emit(self.bundle if loaded else None)
+
+    @staticmethod
+    def _local_folder(mime) -> str | None:
+        for url in mime.urls() if mime.hasUrls() else []:
+            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._local_folder(event.mimeData()) and not self.training:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        folder = self._local_folder(event.mimeData())
+        if folder:
+            event.acceptProposedAction()
+            self.open_folder(folder)
 
     def _load_bundle(self) -> None:
         """Load the chosen dataset if it is on disk; a dataset still to download loads at Start,
@@ -218,11 +399,12 @@ class MainWindow(QMainWindow):
         sample, label = self.bundle.test[0]
         self._set_image(sample, f"test sample 0 (label {self.bundle.classes[int(label)]})")
 
-    def _build_inspection_model(self, name: str, input_shape: tuple[int, int, int]) -> None:
+    def _build_inspection_model(self, name: str, input_shape: tuple[int, int, int], norm=None) -> None:
         spec = self.data_spec
         model = models.create_model(name, num_classes=len(self._classes()), in_channels=input_shape[0],
                                     input_size=input_shape)
-        self.classifier = Classifier(model, self._classes(), input_shape, spec.native_size, spec.mean, spec.std,
+        mean, std = norm if norm else (spec.mean, spec.std)
+        self.classifier = Classifier(model, self._classes(), input_shape, spec.native_size, mean, std,
                                      spec.dark_background)
         self.weights_note = "(untrained)"
         summary = summarize(model, input_shape)
@@ -301,6 +483,9 @@ class MainWindow(QMainWindow):
         return TrainConfig(
             model=self.model_name, dataset=self.dataset_name, epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(), lr=self.lr_spin.value(), optimizer=self.optimizer_combo.currentData(),
+            augment=self.augment_combo.currentData(), pretrained=self.transfer_check.isChecked(),
+            transfer=self.transfer_mode_combo.currentData(),
+            image_size=self.bundle.native_size[0] if self.bundle is not None and self.bundle.health is not None else None,
         )
 
     @Slot()
@@ -320,6 +505,7 @@ class MainWindow(QMainWindow):
         self._worker.epochEnded.connect(self._on_epoch)
         self._worker.runFinished.connect(self._on_finished)
         self._worker.runFailed.connect(self._on_failed)
+        self._worker.dataProgress.connect(self._on_data_progress)
         self._worker.done.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self._set_controls_enabled(False)
@@ -338,8 +524,10 @@ class MainWindow(QMainWindow):
 
     def _set_controls_enabled(self, enabled: bool) -> None:
         for widget in (self.model_combo, self.dataset_combo, self.epochs_spin, self.batch_spin, self.lr_spin,
-                       self.optimizer_combo, self.start_button):
+                       self.optimizer_combo, self.augment_combo, self.start_button):
             widget.setEnabled(enabled)
+        self.transfer_check.setEnabled(enabled and pretrained.has_weights(self.model_name))
+        self.transfer_mode_combo.setEnabled(enabled and self.transfer_check.isChecked())
         self.stop_button.setEnabled(not enabled)
 
     @Slot(object)
@@ -349,10 +537,22 @@ class MainWindow(QMainWindow):
                 self._load_bundle()
             except DatasetError as exc:
                 self._show_error(str(exc))
-        self._build_inspection_model(self.model_name, tuple(event.input_size))
+        self._build_inspection_model(self.model_name, tuple(event.input_size),
+                                     (event.mean, event.std) if event.mean else None)
+        if event.config.get("pretrained") and hasattr(self.classifier.model, "transform_input"):
+            self.classifier.model.transform_input = True
         self.weights_note = "(training…)"
         self.status_label.setText(f"Training {event.config['model']} ({event.num_params:,} parameters) "
                                   f"on {event.device}.<br>Run folder: {html.escape(event.run_dir)}")
+
+    @Slot(object)
+    def _on_data_progress(self, event) -> None:
+        if event.stage == "download":
+            self.progress.setRange(0, max(1, event.total))
+            self.progress.setValue(event.done)
+            self.progress.setFormat(f"downloading {event.what}: {event.done / 1e6:.1f} of {event.total / 1e6:.1f} MB")
+        else:
+            self._on_folder_progress(event.done, event.total, event.what)
 
     @Slot(object)
     def _on_step(self, event) -> None:
@@ -415,4 +615,9 @@ class MainWindow(QMainWindow):
         if self._thread is not None:
             self._thread.quit()
             self._thread.wait()
+        if self._folder_worker is not None:
+            self._folder_worker.cancel()
+        if self._folder_thread is not None:
+            self._folder_thread.quit()
+            self._folder_thread.wait()
         super().closeEvent(event)

@@ -12,7 +12,7 @@ import traceback
 from PySide6.QtCore import QObject, Signal, Slot
 
 from workbench.core.engine import Trainer, TrainConfig
-from workbench.core.events import EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
+from workbench.core.events import DataProgress, EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
 
 
 class TrainingWorker(QObject):
@@ -21,6 +21,7 @@ class TrainingWorker(QObject):
     epochEnded = Signal(object, object)  # EpochEnded, CPU copy of the weights
     runFinished = Signal(object, object)  # RunFinished, CPU copy of the best weights
     runFailed = Signal(object)  # RunFailed
+    dataProgress = Signal(object)  # DataProgress: decoding a folder, downloading weights
     done = Signal()  # always the last signal, whatever happened
 
     def __init__(self, config: TrainConfig, runs_root=None, bundle=None):
@@ -51,3 +52,5 @@ class TrainingWorker(QObject):
             self.runFinished.emit(event, self.trainer.snapshot())
         elif isinstance(event, RunFailed):
             self.runFailed.emit(event)
+        elif isinstance(event, DataProgress):
+            self.dataProgress.emit(event)
