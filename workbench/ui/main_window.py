@@ -286,14 +286,16 @@ class MainWindow(QMainWindow):
         if self.training or self._folder_thread is not None:
             return
         path = str(Path(path).expanduser().resolve())
-        index = self.dataset_combo.findData(path)
-        if index < 0:
-            index = self.dataset_combo.findData(FOLDER_ENTRY) - 1  # above the separator
-            self.dataset_combo.insertItem(index, f"Folder: {Path(path).name}", path)
-            self.dataset_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
-        self.dataset_combo.blockSignals(True)
-        self.dataset_combo.setCurrentIndex(index)
-        self.dataset_combo.blockSignals(False)
+        self.dataset_combo.blockSignals(True)  # inserting an item moves the current index: no re-entry
+        try:
+            index = self.dataset_combo.findData(path)
+            if index < 0:
+                index = self.dataset_combo.findData(FOLDER_ENTRY) - 1  # above the separator
+                self.dataset_combo.insertItem(index, f"Folder: {Path(path).name}", path)
+                self.dataset_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+            self.dataset_combo.setCurrentIndex(index)
+        finally:
+            self.dataset_combo.blockSignals(False)
         self._show_error("")
         self._set_controls_enabled(False)
         self.stop_button.setEnabled(False)
