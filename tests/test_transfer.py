@@ -142,6 +142,22 @@ def test_a_missing_file_is_downloaded_with_progress(torch_home, monkeypatch):
     torch.testing.assert_close(model.layer1[0].conv1.weight, state["layer1.0.conv1.weight"])
 
 
+def test_a_download_that_stops_early_is_not_kept(torch_home, monkeypatch):
+    class Cut(io.BytesIO):
+        headers = {"Content-Length": "5000000"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: Cut(b"x" * 1000))
+    with pytest.raises(pretrained.PretrainedError, match="stopped at 1,000 of 5,000,000 bytes"):
+        pretrained.fetch(pretrained.weights_for("resnet18"))
+    assert not (torch_home / "hub" / "checkpoints" / RESNET18_FILE).exists()
+
+
 def test_a_chosen_weights_file_must_fit(tmp_path, torch_home):
     other = tmp_path / "vgg.pth"
     torch.save(torchvision.models.vgg11().state_dict(), other)

@@ -51,6 +51,23 @@ def curve_points(plot):
     return [len(item.getData()[0] if item.getData()[0] is not None else []) for item in plot.getPlotItem().listDataItems()]
 
 
+def test_qt_calls_keep_none_alive(window):
+    """PySide6 6.12.0 takes a reference from None on every call of a Qt method that returns nothing
+    (setText, setEnabled, ...). A long training session makes thousands of them; when None's count
+    reaches zero Python aborts ('none_dealloc'). pyproject.toml excludes that version."""
+    import gc
+    import sys
+
+    label = window.status_label
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        label.setText("x")
+        label.setEnabled(True)
+    gc.collect()
+    assert sys.getrefcount(None) - before > -50
+
+
 def test_all_controls_are_named(window):
     for name in OBJECT_NAMES:
         find(window, name)

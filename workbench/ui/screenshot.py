@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="lenet5")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--layer", default="c3")
+    parser.add_argument("--folder", default=None, help="train on this image folder instead of the digits")
+    parser.add_argument("--tab", choices=["training", "health"], default="training", help="centre tab to show")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -34,18 +36,31 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(1400, 860)
         window.show()
         window.model_combo.setCurrentIndex(window.model_combo.findData(args.model))
-        window.epochs_spin.setValue(args.epochs)
-        window.start_training()
         deadline = time.monotonic() + 600
-        while window.training and time.monotonic() < deadline:
-            app.processEvents()
-            time.sleep(0.01)
-        sample, _ = window.bundle.test[3]
-        drawn = Image.fromarray(((1 - sample[0]) * 255).byte().numpy(), "L").resize((128, 128))
-        path = Path(tmp) / "my_digit.png"
-        drawn.save(path)
-        window.classify_file(str(path))
+
+        def wait(busy):
+            while busy() and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.01)
+
+        if args.folder:
+            window.open_folder(args.folder)
+            wait(lambda: window._folder_thread is not None)
+        if args.epochs:
+            window.epochs_spin.setValue(args.epochs)
+            window.start_training()
+            wait(lambda: window.training)
+        if args.folder:
+            images = sorted(p for p in Path(args.folder).rglob("*.png") if not p.name.startswith("."))
+            window.classify_file(str(images[-1]))
+        else:
+            sample, _ = window.bundle.test[3]
+            drawn = Image.fromarray(((1 - sample[0]) * 255).byte().numpy(), "L").resize((128, 128))
+            path = Path(tmp) / "my_digit.png"
+            drawn.save(path)
+            window.classify_file(str(path))
         window.select_layer(args.layer)
+        window.centre_tabs.setCurrentIndex(0 if args.tab == "training" else 1)
         for _ in range(20):
             app.processEvents()
             time.sleep(0.02)
