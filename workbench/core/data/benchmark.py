@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 
-def _photos(root: Path, n: int) -> Path:
+def _photos(root: Path, n: int, sizes: tuple[int, int] = (96, 256)) -> Path:
     import numpy as np
     from PIL import Image
 
@@ -35,7 +35,7 @@ def _photos(root: Path, n: int) -> Path:
         label = i % 5
         folder = root / f"class{label}"
         folder.mkdir(parents=True, exist_ok=True)
-        w, h = int(rng.integers(96, 257)), int(rng.integers(96, 257))
+        w, h = int(rng.integers(sizes[0], sizes[1] + 1)), int(rng.integers(sizes[0], sizes[1] + 1))
         pixels = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
         pixels[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = (50 * label, 255 - 50 * label, 128)
         Image.fromarray(pixels).save(folder / f"{i:05d}.{'jpg' if i % 2 else 'png'}")
@@ -57,7 +57,7 @@ def _epoch(batches, model, optimizer, prepare, device) -> tuple[int, float]:
         images, targets = prepare(images.to(device, non_blocking=True)), targets.to(device, non_blocking=True)
         loss = _step(model, optimizer, images, targets)
         seen += len(targets)
-    float(loss)  # wait for the device
+    float(loss.detach())  # wait for the device
     return seen, time.perf_counter() - start
 
 
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--folder", default=None, help="an existing class-per-folder set (default: make one)")
+    parser.add_argument("--photo-size", type=int, nargs=2, default=(96, 256), metavar=("MIN", "MAX"),
+                        help="side lengths of the photos made (default 96 256)")
     args = parser.parse_args(argv)
 
     import models
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     device = devices.pick_device(args.device)
     tmp = tempfile.TemporaryDirectory()
     os.environ.setdefault("CNN_WORKBENCH_HOME", tmp.name)  # a throwaway cache unless one is set
-    root = Path(args.folder) if args.folder else _photos(Path(tmp.name) / "photos", args.images)
+    root = Path(args.folder) if args.folder else _photos(Path(tmp.name) / "photos", args.images, args.photo_size)
     mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
     def fresh():
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             rates.append(seen / seconds)
         results[name] = max(rates)
     names = list(results)
-    print(f"device {devices.describe(device)}, {len(bundle.train)} photos 96-256 px (JPEG and PNG), LeNet-5 at "
+    lo, hi = args.photo_size
+    print(f"device {devices.describe(device)}, {len(bundle.train)} photos {lo}-{hi} px (JPEG and PNG), LeNet-5 at "
           f"3x32x32, batch {args.batch_size}, {args.workers} DataLoader workers, torch {torch.__version__}")
     print(f"first decode of the folder into the cache: {decode_seconds:.1f} s; loading it again: {cached_seconds:.2f} s")
     for name, rate in results.items():
