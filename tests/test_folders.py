@@ -206,3 +206,15 @@ def test_validation_is_never_augmented(tmp_path, small_digits):
     last = load_checkpoint(tmp_path / "r" / "last.pt")
     val = accuracy_by_hand(build_from_checkpoint(last), small_digits.val, (32, 32), small_digits.mean, small_digits.std)
     assert val == pytest.approx(RunStore.read_metrics(tmp_path / "r")[-1]["val_acc"], abs=1e-6)
+
+
+def test_a_dropped_image_is_seen_as_the_training_set_saw_it(tmp_path):
+    """The window decodes a dropped file exactly as the folder's training images were decoded."""
+    from workbench.core.datasets import image_to_tensor
+
+    root = write_photo_folder(tmp_path / "set", per_class=3, classes=2)
+    bundle = load_folder(root, size=24)
+    assert bundle.crop
+    for i, rel in enumerate(bundle.split_files["train"]):
+        dropped = image_to_tensor(root / rel, 3, (24, 24), crop=bundle.crop)
+        assert torch.equal((dropped * 255).round().byte(), bundle.train.images[i]), rel

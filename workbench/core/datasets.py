@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, TensorDataset
 from resources import resource_path
 
 from . import paths
-from .data.decode import DecodeError, decode, to_tensor
+from .data.decode import DecodeError, decode, fit_square, to_tensor
 
 __all__ = [
     "DataBundle",
@@ -82,6 +82,9 @@ class DataBundle:
     """An image folder's ``HealthReport``."""
     split_files: dict | None = None
     """An image folder's split as file lists (recorded in each run folder)."""
+    crop: bool = False
+    """Images are brought to ``native_size`` by resizing the shorter side and cutting the centre
+    (image folders), not by squeezing the whole picture in (the digits, MNIST, CIFAR)."""
 
     @property
     def num_classes(self) -> int:
@@ -292,19 +295,24 @@ class Preprocess(nn.Module):
 
 
 def image_to_tensor(
-    image: Image.Image | str | Path, in_channels: int, native_size: tuple[int, int], dark_background: bool = False
+    image: Image.Image | str | Path, in_channels: int, native_size: tuple[int, int], dark_background: bool = False,
+    crop: bool = False,
 ) -> torch.Tensor:
     """Turn any image (file path or PIL image, any mode) into a ``C×H×W`` tensor in [0, 1]
     at a dataset's native size, the form its splits yield. Decoding is ``data.decode``'s, the
-    same as for image folders; files that cannot be used raise ``DatasetError``."""
+    same as for image folders, and so is the geometry when ``crop`` (an image folder's: shorter
+    side resized, centre cut). Files that cannot be used raise ``DatasetError``."""
     # Transparent areas become the dataset's background, not black-by-accident.
     ground = (0, 0, 0) if dark_background else (255, 255, 255)
     try:
         image = decode(image, 1 if in_channels == 1 else 3, ground)
     except DecodeError as exc:
         raise DatasetError(str(exc)) from exc
-    # BOX averages whole blocks when shrinking: how the 8×8 digits were made from 32×32 bitmaps.
-    image = image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)
+    if crop and native_size[0] == native_size[1]:
+        image = fit_square(image, native_size[0])
+    else:
+        # BOX averages whole blocks when shrinking: how the 8×8 digits were made from 32×32 bitmaps.
+        image = image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)
     tensor = to_tensor(image).float() / 255.0
     if in_channels not in (1, 3):
         tensor = tensor.mean(0, keepdim=True).expand(in_channels, -1, -1).clone()

@@ -205,12 +205,13 @@ class Classifier:
     """A model plus what it needs to classify any image: classes, preprocessing, input size."""
 
     def __init__(self, model: nn.Module, classes: list[str], input_shape: tuple[int, int, int],
-                 native_size: tuple[int, int], mean, std, dark_background: bool = False):
+                 native_size: tuple[int, int], mean, std, dark_background: bool = False, crop: bool = False):
         self.model = model
         self.classes = list(classes)
         self.input_shape = tuple(input_shape)
         self.native_size = tuple(native_size)
         self.dark_background = dark_background
+        self.crop = crop
         self.preprocess = Preprocess(self.input_shape[1:], tuple(mean), tuple(std))
 
     @property
@@ -220,7 +221,7 @@ class Classifier:
     def prepare(self, image: Image.Image | str | Path | torch.Tensor) -> torch.Tensor:
         """The network's input (``C×H×W``) for an image file, a PIL image or a [0, 1] tensor."""
         if not isinstance(image, torch.Tensor):
-            image = image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background)
+            image = image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background, self.crop)
         return self.preprocess.to(self.device)(image.unsqueeze(0).to(self.device))[0]
 
     @torch.no_grad()

@@ -407,7 +407,7 @@ class MainWindow(QMainWindow):
                                     input_size=input_shape)
         mean, std = norm if norm else (spec.mean, spec.std)
         self.classifier = Classifier(model, self._classes(), input_shape, spec.native_size, mean, std,
-                                     spec.dark_background)
+                                     spec.dark_background, getattr(spec, "crop", False))
         self.weights_note = "(untrained)"
         summary = summarize(model, input_shape)
         self.layer_tree.show_summary(summary)
@@ -445,7 +445,8 @@ class MainWindow(QMainWindow):
             return
         spec = self.data_spec
         try:
-            image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background)
+            image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background,
+                                    getattr(spec, "crop", False))
         except DatasetError as exc:
             self._show_error(str(exc))
             return

@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             window.start_training()
             wait(lambda: window.training)
         if args.folder:
-            images = sorted(p for p in Path(args.folder).rglob("*.png") if not p.name.startswith("."))
-            window.classify_file(str(images[-1]))
+            window.classify_file(str(Path(args.folder) / window.bundle.split_files["test"][0]))
         else:
             sample, _ = window.bundle.test[3]
             drawn = Image.fromarray(((1 - sample[0]) * 255).byte().numpy(), "L").resize((128, 128))

@@ -59,6 +59,7 @@ def load_folder(root: str | Path, size: int = DEFAULT_IMAGE_SIZE, channels: int 
         train=splits[0], val=splits[1], test=splits[2], mean=report.mean, std=report.std,
     )
     bundle.health = report
+    bundle.crop = True
     bundle.split_files = split.paths(scan)
     bundle.split_files.update(ratios=list(ratios), seed=seed, fingerprint=scan.fingerprint)
     return bundle
