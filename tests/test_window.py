@@ -178,6 +178,23 @@ def test_bad_drop_shows_a_message_and_keeps_the_image(window, tmp_path):
     drop_file(find(window, "dropZone"), bad)
     assert window.error_banner.isVisible() and "Cannot read notes.txt" in window.error_banner.text()
     assert window.image_caption == before
+    # A decompression bomb is refused with its reason, not an uncaught DecompressionBombError.
+    from fake_folders import bomb_png
+
+    (tmp_path / "bomb.png").write_bytes(bomb_png())
+    drop_file(find(window, "dropZone"), tmp_path / "bomb.png")
+    assert "decompression bomb" in window.error_banner.text() and window.image_caption == before
+
+
+def test_a_16_bit_drop_is_not_black(window, tmp_path):
+    """A 16-bit grey PNG (values 1,000-60,000) is stretched from its own range, not clipped."""
+    import numpy as np
+
+    values = np.linspace(1000, 60000, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    drop_file(find(window, "dropZone"), tmp_path / "deep.png")
+    assert window.image_caption == "deep.png" and not window.error_banner.isVisible()
+    assert float(window.image.min()) < 0.1 and float(window.image.max()) > 0.9
 
 
 def test_switching_model_rebuilds_the_layer_tree(window):
@@ -259,17 +276,6 @@ def test_every_model_can_be_explored_in_the_window(window, name):
 
 # --- image folders and transfer learning ------------------------------------------------------------
 
-def drop_folder_on(widget, path):
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    widget.dragEnterEvent(enter)
-    assert enter.isAccepted()
-    widget.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier))
-
-
 def test_an_image_folder_chosen_in_the_picker_shows_its_health_and_trains(window, qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
@@ -311,11 +317,11 @@ def test_a_folder_dropped_on_the_window_becomes_the_dataset(window, qtbot, tmp_p
 
     root = write_photo_folder(tmp_path / "pokemon", per_class=4, classes=3)
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000) as loaded:
-        drop_folder_on(window, root)
+        drop_file(window, root)
     assert loaded.args[0].classes == ["bulbasaur", "charmander", "mewtwo"]
     assert window.classifier.classes == ["bulbasaur", "charmander", "mewtwo"]
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000) as loaded:
-        drop_folder_on(find(window, "dropZone"), tmp_path)  # a folder without class folders of images
+        drop_file(find(window, "dropZone"), tmp_path)  # a folder without class folders of images
     assert loaded.args[0] is None and "at least two classes" in window.error_banner.text()
     assert window.bundle.classes == ["bulbasaur", "charmander", "mewtwo"]  # the previous set is kept
 
