@@ -188,6 +188,13 @@ def test_augmentation_draws_per_image_and_leaves_evaluation_alone():
         distinct = {tuple(o.flatten()[:40].tolist()) for o in out}
         assert len(distinct) > 4, preset  # each copy got its own transform
         assert torch.equal(aug.eval()(x), x)
+    # Flips are drawn per image too: a picture dark on the left comes out flipped in some copies only.
+    halves = torch.zeros(32, 1, 16, 16)
+    halves[..., 8:] = 1.0
+    for preset in ("flip_crop", "cifar", "color_jitter"):
+        out = BatchAugment(preset).train()(halves)
+        flipped = out[..., :4].mean((1, 2, 3)) > out[..., -4:].mean((1, 2, 3))
+        assert 0 < int(flipped.sum()) < 32, preset
     # CIFAR's pad-4 crop moves by whole pixels: every value is an input value or padding.
     out = BatchAugment("cifar").train()(x)
     assert set(out.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
