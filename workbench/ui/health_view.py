@@ -35,8 +35,9 @@ class HealthReportView(QTextBrowser):
             "<tr><th>class</th><th>images</th><th>train</th><th>val</th><th>test</th></tr>" + rows + total + "</table>",
             f"<p>Image sizes: {s['min_w']:.0f}–{s['max_w']:.0f} × {s['min_h']:.0f}–{s['max_h']:.0f} px "
             f"(median {s['median_w']:.0f} × {s['median_h']:.0f}); aspect ratio {s['min_aspect']:.2f}–{s['max_aspect']:.2f}<br>"
-            f"Normalisation (training images): mean {', '.join(f'{m:.3f}' for m in report.mean)}; "
-            f"std {', '.join(f'{v:.3f}' for v in report.std)}</p>",
+            f"Training images: mean {', '.join(f'{m:.3f}' for m in report.mean)}; "
+            f"std {', '.join(f'{v:.3f}' for v in report.std)} (a run from scratch normalises with these; "
+            f"pretrained weights bring their own)</p>",
         ]
         if report.changes:
             parts.append(f"<p style='color:#8a5a00'>{esc(report.changes)}</p>")

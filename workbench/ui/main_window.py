@@ -102,7 +102,11 @@ class MainWindow(QMainWindow):
         self.transfer_check = QCheckBox("Start from ImageNet weights", objectName="transferCheck")
         self.transfer_mode_combo = QComboBox(objectName="transferModeCombo", enabled=False)
         self.transfer_mode_combo.addItem("fine-tune all layers", "finetune")
-        self.transfer_mode_combo.addItem("extract features (train the head)", "extract")
+        self.transfer_mode_combo.addItem("extract features", "extract")
+        self.transfer_mode_combo.setItemData(1, "frozen backbone and BatchNorm statistics; only the new head learns",
+                                             Qt.ItemDataRole.ToolTipRole)
+        self.transfer_mode_combo.setItemData(0, "every layer learns; the backbone at a tenth of the head's learning rate",
+                                             Qt.ItemDataRole.ToolTipRole)
         self.transfer_check.toggled.connect(self.transfer_mode_combo.setEnabled)
         self.transfer_check.toggled.connect(self._on_selection_changed)
         self.start_button = QPushButton("Start", objectName="startButton")

@@ -90,7 +90,7 @@ class HealthReport:
                    f"height {s['min_h']:.0f}–{s['max_h']:.0f} (median {s['median_h']:.0f}); "
                    f"aspect ratio {s['min_aspect']:.2f}–{s['max_aspect']:.2f}")
         out.append("Channel mean " + ", ".join(f"{m:.4f}" for m in self.mean) +
-                   "; std " + ", ".join(f"{v:.4f}" for v in self.std) + " (training images; the run normalises with these)")
+                   "; std " + ", ".join(f"{v:.4f}" for v in self.std) + " (training images; a run from scratch normalises with these, pretrained weights bring their own)")
         for title, rows in (("Skipped (cannot be used)", self.skipped), ("Ignored (not images, or hidden)", self.ignored),
                             ("Classes left out", self.left_out_classes)):
             out.append(f"{title}: {len(rows)}")
