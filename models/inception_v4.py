@@ -147,6 +147,11 @@ def inception_c() -> Branches:
 class _InceptionHead:
     """Global average pooling, dropout (keep 0.8, as in the paper) and the classifier."""
 
+    def _add_head(self, num_classes: int, dropout: float) -> None:
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(1536, num_classes)
+
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)
@@ -167,9 +172,7 @@ class InceptionV4(_InceptionHead, WorkbenchModel, nn.Module):
         self.inception_b = nn.Sequential(*[inception_b() for _ in range(7)])
         self.reduction_b = v4_reduction_b()
         self.inception_c = nn.Sequential(*[inception_c() for _ in range(3)])
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(1536, num_classes)
+        self._add_head(num_classes, dropout)
         r = 1 if small else 8
         self.stem_info = ("small input: stride-1 padded stem (no reduction before Inception-A)" if small
                           else "as in the paper: stride-2 'valid' stem, 299 → 35")
@@ -279,9 +282,7 @@ class InceptionResNetV2(_InceptionHead, WorkbenchModel, nn.Module):
         self.inception_resnet_c = nn.Sequential(*[inception_resnet_c(scales[2]) for _ in range(9)],
                                                 inception_resnet_c(1.0, relu=False))
         self.conv_7b = conv(2080, 1536, 1)
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(1536, num_classes)
+        self._add_head(num_classes, dropout)
         r = 1 if small else 8
         self.stem_info = ("small input: stride-1 padded stem (no reduction before Inception-ResNet-A)" if small
                           else "as in the released model: stride-2 'valid' stem, 299 → 35")
