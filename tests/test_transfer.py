@@ -112,6 +112,7 @@ def test_offline_without_the_file_says_which_file_and_where(torch_home, photos, 
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
     assert RESNET18_FILE in err and str(torch_home / "hub" / "checkpoints") in err and "--weights" in err
+    assert "error: Could not download the ImageNet weights for resnet18" in err  # the message, no class names
 
 
 def test_a_missing_file_is_downloaded_with_progress(torch_home, monkeypatch):

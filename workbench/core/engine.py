@@ -363,7 +363,7 @@ class Trainer:
 
 
 def _user_message(exc: BaseException, config: TrainConfig) -> str:
-    if isinstance(exc, (TrainingFault, DatasetError, ValueError, KeyError)):
+    if isinstance(exc, (TrainingFault, DatasetError, pretrained.PretrainedError, ValueError, KeyError)):
         return str(exc).strip("'\"")
     if isinstance(exc, torch.OutOfMemoryError):
         return (f"The device ran out of memory with batch size {config.batch_size}. "
