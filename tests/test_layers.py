@@ -63,3 +63,16 @@ def test_core_imports_headless():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6','pyqtgraph','shiboken6'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_package_is_shipped():
+    """A sub-package missing from pyproject's list works in an editable install and is absent from
+    the wheel a user installs."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for top in ("models", "workbench", "resources")
+             for p in (root / top).rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
