@@ -44,7 +44,6 @@ class ImageFile:
     sha1: str
     width: int
     height: int
-    mode: str
     bytes: int
     mtime: float
 
@@ -91,6 +90,9 @@ class FolderSplit:
 
     def paths(self, scan: FolderScan) -> dict[str, list[str]]:
         return {name: [scan.files[i].path for i in getattr(self, name)] for name in ("train", "val", "test")}
+
+
+_FIELDS = ("path", "label", "sha1", "width", "height", "bytes", "mtime")
 
 
 def _index_path(root: Path) -> Path:
@@ -182,7 +184,7 @@ def scan_folder(root: str | Path, progress: Progress | None = None,
             continue
         old = known.get(rel)
         if old and old["bytes"] == stat.st_size and old["mtime"] == stat.st_mtime:
-            files.append(ImageFile(**{**old, "label": label}))
+            files.append(ImageFile(**{**{k: old[k] for k in _FIELDS}, "label": label}))
             reused += 1
             continue
         old_skip = known_skips.get(rel)
@@ -191,8 +193,7 @@ def scan_folder(root: str | Path, progress: Progress | None = None,
             continue
         try:
             image = decode(path)
-            files.append(ImageFile(rel, label, _sha1(path), image.width, image.height,
-                                   _mode_of(path), stat.st_size, stat.st_mtime))
+            files.append(ImageFile(rel, label, _sha1(path), image.width, image.height, stat.st_size, stat.st_mtime))
         except DecodeError as exc:
             skipped.append((rel, exc.reason))
         except OSError as exc:
@@ -221,16 +222,6 @@ def _stat(path: Path) -> tuple[int, float]:
         return st.st_size, st.st_mtime
     except OSError:
         return -1, -1.0
-
-
-def _mode_of(path: Path) -> str:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.mode
-    except Exception:
-        return "?"
 
 
 def _read_index(root: Path) -> dict | None:
