@@ -4,7 +4,7 @@ import sysconfig
 from pathlib import Path
 
 import models
-from workbench.core.cli import main
+from workbench.cli import main
 
 
 def test_train_reaches_095_on_digits(tmp_path, capsys):

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from fake_folders import photo, write_hostile_folder, write_photo_folder
-from workbench.core.cli import main
+from workbench.cli import main
 from workbench.core.data.augment import BatchAugment
 from workbench.core.data.decode import DecodeError, decode
 from workbench.core.data.folder_bundle import load_folder
@@ -204,9 +204,9 @@ def test_augmentation_draws_per_image_and_leaves_evaluation_alone():
 
 def test_validation_is_never_augmented(tmp_path, small_digits):
     from reference import accuracy_by_hand
-    from workbench.core.checkpoints import build_from_checkpoint, load_checkpoint
-    from workbench.core.engine import TrainConfig, Trainer
-    from workbench.core.runstore import RunStore
+    from workbench.core.train.checkpointing import build_from_checkpoint, load_checkpoint
+    from workbench.core.train import TrainConfig, Trainer
+    from workbench.core.runs import RunStore
 
     Trainer(TrainConfig(epochs=1, augment="flip_crop"), [], run_dir=tmp_path / "r", bundle=small_digits).run()
     assert json.loads((tmp_path / "r" / "config.json").read_text())["augment"] == "flip_crop"

@@ -11,8 +11,8 @@ import torchvision
 
 from fake_folders import write_photo_folder
 from workbench.core import pretrained
-from workbench.core.checkpoints import load_checkpoint
-from workbench.core.cli import main
+from workbench.core.train.checkpointing import load_checkpoint
+from workbench.cli import main
 from workbench.core.events import DataProgress
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's name for ResNet18_Weights.IMAGENET1K_V1

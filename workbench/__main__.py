@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
         from workbench.ui.app import run_app
 
         return run_app()
-    from workbench.core.cli import main as cli_main
+    from workbench.cli import main as cli_main
 
     return cli_main(argv)
 

@@ -21,6 +21,9 @@ class RunStarted:
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     """The normalisation the run uses (the dataset's, or the pretrained weights')."""
+    epochs: int = 0
+    start_epoch: int = 1
+    """Above 1 when the run resumes an earlier one."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class StepEnded:
     steps_per_epoch: int
     loss: float
     accuracy: float
+    lr: float = 0.0
+    images_per_sec: float = 0.0
+    """Training throughput over the steps since the previous read (read at a throttled rate)."""
+    global_step: int = 0
+    """Iterations since the run began (resumed runs count on)."""
 
     @property
     def progress(self) -> float:
@@ -50,6 +58,37 @@ class EpochEnded:
     best_val_acc: float
     is_best: bool
     seconds: float
+    best_epoch: int = 0
+    lr: float = 0.0
+    images_per_sec: float = 0.0
+    train_top5: float | None = None
+    val_top5: float | None = None
+    """Top-5 accuracies, for sets of more than 10 classes."""
+
+
+@dataclass(frozen=True)
+class EpochStarted:
+    epoch: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A confusion matrix and its report for ``split`` (``val`` at the best epoch, ``test`` at the
+    end), saved as ``path`` in the run folder."""
+
+    split: str
+    path: str
+    accuracy: float
+    report: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that does not stop the run (a loader fell back to the
+    main process, TensorBoard is not installed, ...)."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +121,6 @@ class DataProgress:
     what: str = ""
 
 
-Event = Union[RunStarted, StepEnded, EpochEnded, RunFinished, RunFailed, DataProgress]
+Event = Union[RunStarted, EpochStarted, StepEnded, EpochEnded, Evaluated, RunFinished, RunFailed, DataProgress, Notice]
 Listener = Callable[[Any], None]
 

@@ -40,9 +40,9 @@ from workbench.core.datasets import (
     list_datasets,
     load_dataset,
 )
-from workbench.core.engine import TrainConfig, resolve_input_size
+from workbench.core.train import TrainConfig, resolve_input_size
 from workbench.core.inspection import Classifier, human_count, summarize
-from workbench.core.runstore import default_runs_root
+from workbench.core.runs import default_runs_root
 
 from .folder_worker import FolderWorker
 from .health_view import HealthReportView

@@ -11,7 +11,7 @@ import traceback
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from workbench.core.engine import Trainer, TrainConfig
+from workbench.core.train import Trainer, TrainConfig
 from workbench.core.events import DataProgress, EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
 
 

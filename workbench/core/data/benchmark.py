@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from workbench.core.data.folder_bundle import load_folder
     from workbench.core.data.loader import TensorBatches
     from workbench.core.datasets import Preprocess
-    from workbench.core.engine import to_float
+    from workbench.core.evaluate import to_float
 
     device = devices.pick_device(args.device)
     tmp = tempfile.TemporaryDirectory()

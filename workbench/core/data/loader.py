@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, TensorDataset
 
-__all__ = ["TensorBatches", "tensors_of"]
+__all__ = ["IndexedBatches", "TensorBatches", "epoch_order", "tensors_of"]
 
 
 def tensors_of(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -54,3 +54,91 @@ class TensorBatches:
             else:
                 idx = order[start:start + self.batch_size]
                 yield self.images[idx], self.labels[idx]
+
+
+def epoch_order(size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0, rank: int = 0,
+                world: int = 1) -> torch.Tensor:
+    """The dataset indices one process visits in one epoch.
+
+    Training (``shuffle``) draws a permutation from ``seed + epoch`` with torch's
+    ``DistributedSampler`` (one process is a world of one), so every epoch is shuffled anew, every
+    process of a torchrun job sees its own share, and a resumed run draws the same order again.
+    Evaluation (no shuffle) takes every ``world``-th index with no padding, so each image counts once.
+    """
+    if not shuffle:
+        return torch.arange(rank, size, world)
+    sampler = DistributedSampler(range(size), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(sampler), dtype=torch.long)
+
+
+class _OrderSampler(Sampler[int]):
+    """The indices of the current epoch; the loader reads them anew at each ``iter``."""
+
+    def __init__(self):
+        self.order: list[int] = []
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+class IndexedBatches:
+    """``(indices, images, labels)`` batches of any dataset in a given order.
+
+    In-memory sets are indexed whole batches at a time. Sets read from disk go through a
+    ``DataLoader`` with ``workers`` processes; if a worker process dies, the remaining batches
+    are read in the main process and ``on_fallback(message)`` says so, and nothing is skipped.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, workers: int = 0, pin_memory: bool = False,
+                 on_fallback=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.tensors = tensors_of(dataset)
+        self.workers = workers if self.tensors is None else 0
+        self.pin_memory = pin_memory
+        self.on_fallback = on_fallback
+        self._loader: DataLoader | None = None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def steps(self, order: torch.Tensor) -> int:
+        return math.ceil(len(order) / self.batch_size)
+
+    def batches(self, order: torch.Tensor, start_step: int = 0):
+        order = order[start_step * self.batch_size:]
+        if self.tensors is not None:
+            images, labels = self.tensors
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                yield idx, images[idx], labels[idx].long()
+            return
+        done = 0
+        while done < len(order):
+            loader = self._loader_for(order[done:])
+            try:
+                for images, labels in loader:
+                    idx = order[done:done + len(labels)]
+                    done += len(labels)
+                    yield idx, images, labels.long()
+            except RuntimeError as exc:
+                if self.workers == 0 or "DataLoader worker" not in str(exc):
+                    raise
+                self.workers = 0
+                self._loader = None
+                if self.on_fallback:
+                    self.on_fallback(f"A data loader worker process died ({str(exc).splitlines()[0]}); "
+                                     f"reading the remaining images in the main process, which is slower.")
+
+    def _loader_for(self, order: torch.Tensor) -> DataLoader:
+        if self._loader is None:
+            self._sampler = _OrderSampler()
+            self._loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self._sampler,
+                                      num_workers=self.workers, pin_memory=self.pin_memory,
+                                      persistent_workers=self.workers > 0)
+        self._sampler.order = order.tolist()
+        return self._loader

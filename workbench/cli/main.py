@@ -1,0 +1,435 @@
+"""The headless command line. It drives the same engine as the window; its progress bar is a
+training callback like the window's worker.
+
+Every value is checked where it is parsed, with a message that names it, before anything is
+loaded or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+from workbench.core.data.augment import PRESETS
+from workbench.core.events import RunFailed
+
+from .progress import ProgressBar
+
+
+# -- value types: each names the bad value --------------------------------------------------
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {low}, not {text!r}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+def _float_in(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if not math.isfinite(value) or too_low or too_high:
+            bounds = f"{'above' if low_open else 'at least'} {low:g}"
+            if math.isfinite(high):
+                bounds += f" and {'below' if high_open else 'at most'} {high:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bounds}, not {text!r}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+_positive_int = _int_at_least(1)
+
+
+def _parse_split(text: str) -> tuple[float, float, float]:
+    parts = text.replace(",", "/").split("/")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected train/val/test such as 60/20/20 or 0.8/0.1/0.1, not {text!r}")
+    total = sum(values)
+    return tuple(v / total for v in values)  # type: ignore[return-value]
+
+
+def _parse_milestones(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(p) for p in text.replace("/", ",").split(",") if p.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected epochs above 0 separated by commas such as 30,60, not {text!r}")
+    return values
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected CxHxW such as 3x224x224 with every number at least 1, not {text!r}")
+    return shape  # type: ignore[return-value]
+
+
+def _model_name(text: str) -> str:
+    import models
+
+    if text in models.list_models():
+        return text
+    close = models.list_models(include=f"*{text}*")
+    hint = f"; did you mean {', '.join(close[:6])}?" if close else "; `cnn-workbench models` lists them"
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}{hint}")
+
+
+def _fmt(value, digits=4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+# -- commands -----------------------------------------------------------------------------
+TRAIN_FIELDS = ("model", "dataset", "recipe", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov",
+                "weight_decay", "decay_norm_and_bias", "schedule", "step_size", "milestones", "gamma", "warmup",
+                "max_steps", "label_smoothing", "clip", "amp", "channels_last", "compile", "seed", "device",
+                "input_size", "data_root", "augment", "image_size", "split", "split_seed", "pretrained",
+                "transfer", "weights", "tensorboard")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from workbench.core.train import TrainConfig, Trainer
+
+    failures: list[RunFailed] = []
+    keep_failures = lambda event: failures.append(event) if isinstance(event, RunFailed) else None  # noqa: E731
+    callbacks = [ProgressBar(), keep_failures]
+    if args.resume:
+        given = {name for name in TRAIN_FIELDS if name != "epochs" and getattr(args, name) != DEFAULTS.get(name)}
+        if given:
+            print(f"error: --resume continues a run with its own settings; only --epochs and --workers may be given "
+                  f"(got {', '.join('--' + g.replace('_', '-') for g in sorted(given))})", file=sys.stderr)
+            return 2
+        trainer = Trainer(TrainConfig(num_workers=args.workers), callbacks, resume=args.resume, epochs=args.epochs)
+    else:
+        config = TrainConfig(**{name: getattr(args, name) for name in TRAIN_FIELDS}, num_workers=args.workers)
+        trainer = Trainer(config, callbacks, run_dir=args.out, runs_root=args.runs_root)
+    try:
+        summary = trainer.run()
+    except KeyboardInterrupt:  # the trainer has reported it; last.pt is whole
+        print("\ninterrupted: continue with --resume " + (str(trainer.store.dir) if trainer.store else ""),
+              file=sys.stderr)
+        return 130
+    if failures:
+        print(f"error: {failures[0].message}", file=sys.stderr)
+        return 1
+    print(f"{summary['status']}: {summary['model']} on {summary['dataset']}, {summary['epochs']} epochs, "
+          f"best val_acc {_fmt(summary['best_val_acc'])}, test_acc {_fmt(summary['test_acc'])}, "
+          f"{summary['device']}, {summary['seconds']:.1f}s -> {summary['run_dir']}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """The health report of an image folder."""
+    from workbench.core.data.folder_bundle import load_folder
+
+    progress = ProgressBar()
+    bundle = load_folder(args.path, size=args.image_size, channels=1 if args.grey else 3, ratios=args.split,
+                         seed=args.split_seed, progress=progress.data)
+    progress.end_data()
+    print(bundle.health.full())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import models
+
+    names = models.list_models(include=args.filter)
+    if not names:
+        print(f"error: no model matches {args.filter!r}; try a pattern such as 'resnet*' or run "
+              f"`cnn-workbench models` for the whole zoo", file=sys.stderr)
+        return 1
+    infos = [models.get_model_info(name) for name in names]
+    name_width = max(len(i.name) for i in infos)
+    family_width = max(len(i.family) for i in infos)
+    for info in infos:
+        size = "x".join(map(str, info.input_size))
+        print(f"{info.name.ljust(name_width)}  {info.family.ljust(family_width)}  {info.year}  {size:<9}  {info.paper}")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from workbench.core.train.config import BN_DEFAULTS, FAMILY_DEFAULTS, RECIPES
+
+    for recipe in RECIPES.values():
+        settings = ", ".join(f"{k}={v}" for k, v in recipe.settings.items())
+        print(f"{recipe.name}\n  {recipe.title}\n  {recipe.source}\n  {settings}\n")
+    print("Defaults by family when no recipe is given:")
+    for family, settings in FAMILY_DEFAULTS.items():
+        print(f"  {family}: {', '.join(f'{k}={v}' for k, v in settings.items())}")
+    print(f"  others (batch-normalised): {', '.join(f'{k}={v}' for k, v in BN_DEFAULTS.items())}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    import models
+
+    from workbench.core.inspection import format_summary, summarize
+
+    channels = args.input[0]
+    try:
+        model = models.create_model(args.model, num_classes=args.classes, in_channels=channels, input_size=args.input)
+        table = format_summary(summarize(model, args.input), max_depth=args.depth)
+    except RuntimeError as exc:  # an input too small for the network's downsampling
+        print(f"error: {args.model} cannot take input {'x'.join(map(str, args.input))}: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+        return 1
+    print(table)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from workbench.core.predict import load_classifier, predict_files
+
+    classifier = load_classifier(args.run, args.checkpoint)
+    results = predict_files(classifier, args.images, args.top_k)
+    if not results:
+        print("error: no image files found in " + ", ".join(args.images), file=sys.stderr)
+        return 1
+    if args.format == "json":
+        json.dump([{"path": r.path, "top": [{"class": c, "probability": round(p, 6)} for c, p in r.top],
+                    "error": r.error} for r in results], sys.stdout, indent=2)
+        print()
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "rank", "class", "probability", "error"])
+        for r in results:
+            if r.error:
+                writer.writerow([r.path, "", "", "", r.error])
+            for rank, (c, p) in enumerate(r.top, start=1):
+                writer.writerow([r.path, rank, c, f"{p:.6f}", ""])
+    else:
+        for r in results:
+            if r.error:
+                print(f"{r.path}: error: {r.error}")
+            else:
+                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
+    failed = [r for r in results if r.error]
+    if failed:
+        print(f"{len(failed)} of {len(results)} files could not be classified", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from workbench.core.export import export_onnx, export_state_dict
+    from workbench.core.predict import checkpoint_of
+
+    source = checkpoint_of(args.run, args.checkpoint)
+    default_name = f"{Path(args.run).name if Path(args.run).is_dir() else source.stem}.{'onnx' if args.format == 'onnx' else 'pt'}"
+    out = Path(args.out) if args.out else (source.parent / default_name)
+    if args.format == "state_dict":
+        result = export_state_dict(source, out)
+        print(f"state_dict -> {result.path}")
+        return 0
+    images = _check_images(source, args.check)
+    result = export_onnx(source, out, check_images=images)
+    print(f"onnx -> {result.path}")
+    if result.images_checked:
+        print(f"checked with onnxruntime on {result.images_checked} images: largest difference "
+              f"{result.max_difference:.2e}, same top-1 on every image: {'yes' if result.same_top1 else 'no'}")
+    else:
+        print("not checked against PyTorch (no images: give --check IMAGE_OR_FOLDER)")
+    return 0
+
+
+def _check_images(checkpoint, given: list[str] | None, count: int = 32):
+    """Network inputs to compare ONNX and PyTorch on: the given images, else the run's own test images."""
+    import torch
+
+    from workbench.core.predict import image_files, load_classifier
+    from workbench.core.train.checkpointing import load_checkpoint
+
+    classifier = load_classifier(checkpoint)
+    if given:
+        tensors = []
+        for path in image_files(given)[:count]:
+            try:
+                tensors.append(classifier.prepare(path))
+            except Exception:  # noqa: BLE001 - a bad check image is skipped, not fatal
+                continue
+        return torch.stack(tensors) if tensors else None
+    payload = load_checkpoint(checkpoint)
+    try:
+        from workbench.core.datasets import load_dataset
+        from workbench.core.evaluate import to_float
+
+        bundle = load_dataset(payload["dataset"], download=False, image_size=payload["native_size"][0]
+                              if payload.get("crop") else None)
+        images = torch.stack([bundle.test[i][0] for i in range(min(count, len(bundle.test)))])
+        return classifier.preprocess(to_float(images))
+    except Exception:  # noqa: BLE001 - the dataset may be gone; the export still stands
+        return None
+
+
+# -- the parser ---------------------------------------------------------------------------
+DEFAULTS: dict = {}
+
+
+def _epilog() -> str:
+    import models
+
+    from workbench.core.datasets import list_datasets
+    from workbench.core.train.config import RECIPES
+
+    return ("models: " + ", ".join(models.list_models()) + "\n\ndatasets: " + ", ".join(list_datasets()) +
+            ", or the path of a folder with one sub-folder of images per class\n\nrecipes: " + ", ".join(RECIPES))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench.core.datasets import list_datasets
+    from workbench.core.train.config import AMP_MODES, OPTIMIZERS, RECIPES, SCHEDULES
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="cnn-workbench", description="Train and inspect classic CNNs. "
+                                     "With no command, opens the window.", epilog=_epilog(), formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command")
+
+    train = sub.add_parser("train", help="train a model headless and write a run folder (or --resume one)",
+                           epilog=_epilog(), formatter_class=fmt)
+    what = train.add_argument_group("what to train")
+    what.add_argument("--model", default="lenet5", type=_model_name, help="a model of the zoo (listed below)")
+    what.add_argument("--dataset", default="digits",
+                      help=f"a built-in dataset ({', '.join(list_datasets())}) or the path of a folder with one "
+                           f"sub-folder of images per class")
+    what.add_argument("--recipe", default=None, choices=list(RECIPES),
+                      help="a paper's training recipe; explicit flags override its settings. "
+                           "`cnn-workbench recipes` describes them")
+    what.add_argument("--resume", default=None, metavar="RUN_DIR",
+                      help="continue a run from its last.pt with every setting it had (add --epochs to train longer)")
+    opt = train.add_argument_group("optimisation (unset values come from the recipe, then the model family)")
+    opt.add_argument("--epochs", type=_positive_int, default=None, help="default 10, or the recipe's")
+    opt.add_argument("--batch-size", type=_positive_int, default=None, help="per process; default 32")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default by family: SGD for batch-normalised "
+                     "and plain deep nets, Adam for LeNet")
+    opt.add_argument("--lr", type=_float_in(0, low_open=True), default=None, help="learning rate")
+    opt.add_argument("--momentum", type=_float_in(0, 1), default=None, help="SGD momentum, default 0.9")
+    opt.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")
+    opt.add_argument("--weight-decay", type=_float_in(0), default=None, help="L2 weight decay")
+    opt.add_argument("--no-decay-norm-bias", dest="decay_norm_and_bias", action="store_false", default=None,
+                     help="no weight decay on BatchNorm weights and biases")
+    opt.add_argument("--schedule", choices=SCHEDULES, default=None,
+                     help="learning-rate schedule, stepped every iteration; default constant")
+    opt.add_argument("--step-size", type=_float_in(0, low_open=True), default=None,
+                     help="step schedule: epochs between multiplications by --gamma (default 30)")
+    opt.add_argument("--milestones", type=_parse_milestones, default=None,
+                     help="multistep schedule: epochs at which the rate is multiplied by --gamma, e.g. 30,60")
+    opt.add_argument("--gamma", type=_float_in(0, 1, low_open=True), default=None, help="step factor, default 0.1")
+    opt.add_argument("--warmup", type=_float_in(0), default=None, help="epochs of linear warm-up (may be fractional)")
+    opt.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many iterations")
+    opt.add_argument("--label-smoothing", type=_float_in(0, 1, high_open=True), default=None,
+                     help="label smoothing of the cross-entropy, e.g. 0.1")
+    opt.add_argument("--clip", type=_float_in(0), default=0.0, help="clip the gradients' global norm (0: off)")
+    opt.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and the augmentation")
+    dev = train.add_argument_group("device and speed")
+    dev.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    dev.add_argument("--amp", choices=AMP_MODES, default="off",
+                     help="mixed precision: bf16 (CUDA or CPU) or fp16 (CUDA, with a gradient scaler)")
+    dev.add_argument("--channels-last", action="store_true", help="channels-last memory format (faster convolutions "
+                     "on recent GPUs)")
+    dev.add_argument("--compile", action="store_true", help="torch.compile the model (slow first epoch)")
+    dev.add_argument("--workers", type=_int_at_least(0), default=0,
+                     help="data loader worker processes for image folders (0: up to 4)")
+    data = train.add_argument_group("data")
+    data.add_argument("--input-size", type=_int_at_least(8), default=None, help="height and width the model sees")
+    data.add_argument("--data-root", default=None, help="where downloadable datasets are kept")
+    data.add_argument("--augment", default=None, choices=list(PRESETS),
+                      help="augmentation of training batches: " + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()).replace("%", "%%"))
+    data.add_argument("--image-size", type=_int_at_least(8), default=None,
+                      help="image folders: side of the square images they are decoded to (default 64, or 224 "
+                           "with --pretrained)")
+    data.add_argument("--split", type=_parse_split, default=(0.6, 0.2, 0.2),
+                      help="image folders: train/val/test fractions, default 60/20/20")
+    data.add_argument("--split-seed", type=int, default=0, help="image folders: seed of the split")
+    tl = train.add_argument_group("transfer learning")
+    tl.add_argument("--pretrained", action="store_true",
+                    help="start from torchvision's ImageNet weights (downloaded once into $TORCH_HOME)")
+    tl.add_argument("--transfer", choices=["finetune", "extract"], default="finetune",
+                    help="with --pretrained: finetune every layer (backbone at lr/10) or extract features "
+                         "(frozen backbone, new head only)")
+    tl.add_argument("--weights", default=None, help="with --pretrained: a weights file to use instead of the download")
+    out = train.add_argument_group("output")
+    out.add_argument("--out", default=None, help="run folder, which must be new or empty (default: a new folder "
+                     "under --runs-root)")
+    out.add_argument("--runs-root", default=None, help="default: $CNN_WORKBENCH_HOME/runs or ~/.cnn-workbench/runs")
+    out.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                     help="do not write TensorBoard event files")
+    train.set_defaults(func=cmd_train)
+    DEFAULTS.update({a.dest: a.default for a in train._actions})
+
+    predict = sub.add_parser("predict", help="classify image files or folders with a trained run")
+    predict.add_argument("run", metavar="RUN_DIR", help="a run folder (its best.pt) or a checkpoint file")
+    predict.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER")
+    predict.add_argument("--top-k", type=_positive_int, default=3, help="classes to show per image")
+    predict.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    predict.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser("export", help="export a trained run as ONNX or as a plain state_dict")
+    export.add_argument("run", metavar="RUN_DIR", help="a run folder (its best.pt) or a checkpoint file")
+    export.add_argument("--format", choices=["onnx", "state_dict"], default="onnx")
+    export.add_argument("--out", default=None, help="output file (default: beside the checkpoint)")
+    export.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    export.add_argument("--check", nargs="*", default=None, metavar="IMAGE_OR_FOLDER",
+                        help="images to compare ONNX and PyTorch on (default: the run's test images)")
+    export.set_defaults(func=cmd_export)
+
+    data_cmd = sub.add_parser("data", help="the health report of an image folder (one sub-folder per class)")
+    data_cmd.add_argument("path")
+    data_cmd.add_argument("--image-size", type=_int_at_least(8), default=64, help="side the images are decoded to")
+    data_cmd.add_argument("--grey", action="store_true", help="decode as grey images")
+    data_cmd.add_argument("--split", type=_parse_split, default=(0.6, 0.2, 0.2), help="train/val/test, default 60/20/20")
+    data_cmd.add_argument("--split-seed", type=int, default=0)
+    data_cmd.set_defaults(func=cmd_data)
+
+    lst = sub.add_parser("models", help="list the model zoo")
+    lst.add_argument("filter", nargs="?", default=None, help="fnmatch pattern, e.g. 'resnet*'")
+    lst.set_defaults(func=cmd_models)
+
+    rec = sub.add_parser("recipes", help="the training recipes from the papers, and the defaults by family")
+    rec.set_defaults(func=cmd_recipes)
+
+    summary = sub.add_parser("summary", help="per-layer table: output shapes, parameters, multiply-adds")
+    summary.add_argument("model", type=_model_name)
+    summary.add_argument("--input", type=_parse_shape, default=(3, 224, 224), help="CxHxW, default 3x224x224")
+    summary.add_argument("--classes", type=_positive_int, default=1000)
+    summary.add_argument("--depth", type=_int_at_least(0), default=None, help="show layers down to this depth")
+    summary.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except KeyError as exc:
+        print(f"error: {str(exc).strip(chr(39))}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError, OSError) as exc:  # CheckpointError, ExportError, DatasetError...: for the user
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

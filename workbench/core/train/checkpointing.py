@@ -1,0 +1,163 @@
+"""Checkpoints: plain dicts of tensors and primitives, written atomically, checksummed, and read
+with ``torch.load(weights_only=True)``, so opening a file from elsewhere never runs its code.
+
+Writing goes through ``paths.atomic_write``: a process killed at any moment leaves the previous
+checkpoint whole and no temporary file.
+
+Reading: every way a file can be wrong gets its own ``CheckpointError`` message: missing,
+empty, truncated or random bytes (corrupt), pickled code (unsafe), another program's file,
+changed after saving (checksum), or weights that do not fit the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .. import paths
+
+FORMAT = "cnn-workbench/1"
+REQUIRED = ("format", "model", "num_classes", "in_channels", "input_size", "classes", "state_dict")
+
+
+class CheckpointError(RuntimeError):
+    """A file is not a checkpoint this app can use; the message says why."""
+
+
+# -- checksums -----------------------------------------------------------------------------
+def checksum(value) -> str:
+    """SHA-256 over a payload's content: tensors by dtype, shape and bytes, everything else by
+    ``repr``, dict keys in sorted order. Independent of how ``torch.save`` lays out the file."""
+    digest = hashlib.sha256()
+
+    def feed(v):
+        if isinstance(v, torch.Tensor):
+            t = v.detach().to("cpu").contiguous()
+            digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(v, dict):
+            digest.update(b"{")
+            for key in sorted(v, key=repr):
+                digest.update(repr(key).encode())
+                feed(v[key])
+            digest.update(b"}")
+        elif isinstance(v, (list, tuple)):
+            digest.update(b"[")
+            for item in v:
+                feed(item)
+            digest.update(b"]")
+        else:
+            digest.update(repr(v).encode())
+
+    feed(value)
+    return digest.hexdigest()
+
+
+# -- writing -------------------------------------------------------------------------------
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
+    """Write ``payload`` (with the format marker and a checksum) so that ``path`` always holds
+    either the old checkpoint or the new one, whole (``paths.atomic_write``)."""
+    body = {k: v for k, v in payload.items() if k not in ("format", "checksum")}
+    payload = {"format": FORMAT, **body, "checksum": checksum(body)}
+    return paths.atomic_write(path, lambda fh: torch.save(payload, fh))
+
+
+# -- reading -------------------------------------------------------------------------------
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", verify: bool = True) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path.name} is empty (0 bytes): the file is corrupt, probably from an interrupted copy")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        text = str(exc)
+        if "GLOBAL" in text or "Unsupported global" in text or "Unsupported class" in text:
+            raise CheckpointError(
+                f"{path.name} holds Python objects besides weights, so it cannot be loaded safely "
+                f"(loading it could run code). Only weights and plain values are accepted.") from exc
+        kind = "truncated" if zipfile.is_zipfile(path) is False and _looks_like_zip_start(path) else "corrupt"
+        raise CheckpointError(f"{path.name} is {kind}: it is not a readable PyTorch file ({size:,} bytes). "
+                              f"Copy it again or pick another checkpoint.") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        hint = " It looks like a bare state_dict: use it as --weights with --pretrained." \
+            if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()) else ""
+        raise CheckpointError(f"{path.name} was not written by CNN Workbench (no '{FORMAT}' marker).{hint}")
+    missing = [k for k in REQUIRED if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path.name} lacks {', '.join(missing)}")
+    if verify and "checksum" in payload:
+        body = {k: v for k, v in payload.items() if k not in ("format", "checksum")}
+        if checksum(body) != payload["checksum"]:
+            raise CheckpointError(f"{path.name} changed after it was saved (its checksum does not match): "
+                                  f"the file is damaged. Use another copy or retrain.")
+    return payload
+
+
+def _looks_like_zip_start(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def check_compatible(payload: dict, *, model: str | None = None, num_classes: int | None = None,
+                     in_channels: int | None = None, input_size=None, name: str = "The checkpoint") -> None:
+    """One clear ``CheckpointError`` when a checkpoint does not fit what it is loaded for."""
+    problems = []
+    if model is not None and payload["model"] != model:
+        problems.append(f"it is a {payload['model']}, not a {model}")
+    if num_classes is not None and payload["num_classes"] != num_classes:
+        problems.append(f"it has {payload['num_classes']} classes, not {num_classes}")
+    if in_channels is not None and payload["in_channels"] != in_channels:
+        problems.append(f"it takes {payload['in_channels']} channels, not {in_channels}")
+    if input_size is not None and list(payload["input_size"]) != list(input_size):
+        problems.append(f"it takes input {'x'.join(map(str, payload['input_size']))}, "
+                        f"not {'x'.join(map(str, input_size))}")
+    if problems:
+        raise CheckpointError(f"{name} does not fit: {'; '.join(problems)}.")
+
+
+def build_from_checkpoint(payload: dict):
+    """The model a checkpoint describes, with its weights loaded."""
+    import models
+
+    if payload["model"] not in models.list_models():
+        raise CheckpointError(f"The checkpoint is for a model this version does not know: {payload['model']!r}.")
+    try:
+        model = models.create_model(payload["model"], num_classes=payload["num_classes"],
+                                    in_channels=payload["in_channels"], input_size=tuple(payload["input_size"]))
+    except Exception as exc:
+        raise CheckpointError(f"The checkpoint describes a {payload['model']} that cannot be built: {exc}") from exc
+    if payload.get("transform_input") and hasattr(model, "transform_input"):
+        model.transform_input = True  # started from Google's weights (see models._pretrained)
+    load_weights(model, payload["state_dict"], payload["model"])
+    return model
+
+
+def load_weights(model: torch.nn.Module, state_dict: dict, model_name: str = "the model") -> None:
+    """``load_state_dict`` with one readable message instead of a wall of key and shape errors."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"The weights are not those of {model_name}: {len(missing)} of its tensors are missing "
+            f"(first: {missing[:1] or '-'}), {len(unexpected)} are foreign (first: {unexpected[:1] or '-'}). "
+            f"The checkpoint is of another architecture.")
+    shapes = [(k, tuple(state_dict[k].shape), tuple(v.shape)) for k, v in own.items()
+              if tuple(state_dict[k].shape) != tuple(v.shape)]
+    if shapes:
+        key, theirs, ours = shapes[0]
+        raise CheckpointError(
+            f"The weights do not fit {model_name}: {len(shapes)} tensors have other shapes (first: {key} is "
+            f"{theirs} in the file, {ours} in the model). The checkpoint was trained for another class count, "
+            f"input channels or size.")
+    model.load_state_dict(state_dict)
+
+
+__all__ = ["CheckpointError", "FORMAT", "build_from_checkpoint", "check_compatible", "checksum",
+           "load_checkpoint", "load_weights", "save_checkpoint"]

@@ -1,0 +1,552 @@
+"""The ``Trainer``: epochs over train and val, then test with the best-validation weights.
+
+It knows nothing of Qt or terminals. Everything besides the loop itself (progress bars, metric
+files, checkpoints, TensorBoard, the window's worker) is a ``Callback``; plain callables are
+accepted too and receive every event. ``request_stop`` and ``request_pause`` act within one batch
+and may be called from any thread. On a GPU, losses and accuracies accumulate on the device and
+are read every ``sync_every`` steps, never once per step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+import traceback
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import models
+
+from .. import devices, pretrained
+from ..data.augment import BatchAugment
+from ..data.loader import IndexedBatches, epoch_order
+from ..datasets import DataBundle, DatasetError, Preprocess, load_dataset
+from ..evaluate import Predictions, confusion_report, main_output, predict_batches, to_float
+from ..events import (DataProgress, EpochEnded, EpochStarted, Evaluated, Notice, RunFailed, RunFinished,
+                      RunStarted, StepEnded)
+from ..runs import RunFolderError, RunStore, check_empty, default_runs_root, new_run_dir
+from .callbacks import Callback, as_callback, dispatch
+from .checkpointing import CheckpointError, check_compatible, load_checkpoint, load_weights, save_checkpoint
+from .config import ConfigError, TrainConfig, resolve
+from .distributed import Context
+from .loggers import FileLogger, TensorBoardLogger
+from .optim import build_optimizer, build_scheduler
+
+MIN_INPUT = 32
+"""Tiny images (the 8×8 digits) are upsampled to this size: the classic nets need room to downsample."""
+AUX_WEIGHT = 0.3
+"""GoogLeNet's auxiliary classifiers add 0.3 × their loss (Szegedy et al. 2014, Sec. 5)."""
+
+
+class TrainingFault(RuntimeError):
+    """Training cannot go on; the message is meant for the user."""
+
+
+def resolve_input_size(model_name: str, bundle: DataBundle, requested: int | None = None) -> tuple[int, int, int]:
+    info = models.get_model_info(model_name)
+    if requested:
+        hw = (requested, requested)
+    elif info.fixed_input:
+        hw = info.input_size[1:]
+    else:
+        hw = tuple(max(MIN_INPUT, s) for s in bundle.native_size)
+    return (bundle.in_channels, *hw)
+
+
+def training_loss(output, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of the main output, plus ``AUX_WEIGHT`` × that of each auxiliary head."""
+    ce = lambda logits: nn.functional.cross_entropy(logits, targets, label_smoothing=label_smoothing)  # noqa: E731
+    if isinstance(output, (tuple, list)):
+        main, *aux = output
+        return ce(main) + sum(AUX_WEIGHT * ce(a) for a in aux if a is not None)
+    return ce(output)
+
+
+def _dataset_label(dataset: str) -> str:
+    """A short name for run folders: a folder's own name, not its whole path."""
+    return (Path(dataset).name or "folder") if ("/" in dataset or os.sep in dataset) else dataset
+
+
+class CheckpointSaver(Callback):
+    """Writes ``best.pt`` (weights) when validation accuracy improves and ``last.pt`` (everything
+    a resume needs) after every epoch, both atomically."""
+
+    def on_epoch_end(self, trainer, event: EpochEnded) -> None:
+        trainer.save_checkpoints(event)
+
+
+class Trainer:
+    """Runs one training run from a ``TrainConfig`` (or resumes one from its run folder).
+
+    ``run()`` never raises for a failed run: it emits ``RunFailed`` and returns the summary with
+    ``status`` ``failed``.
+    """
+
+    def __init__(self, config: TrainConfig | None = None, callbacks: list | None = None,
+                 run_dir: str | Path | None = None, runs_root: str | Path | None = None,
+                 bundle: DataBundle | None = None, resume: str | Path | None = None, epochs: int | None = None):
+        if config is None and resume is None:
+            raise ValueError("Trainer needs a config or a run folder to resume")
+        self.config = config
+        self.callbacks: list[Callback] = [as_callback(c) for c in (callbacks or [])]
+        self._run_dir = Path(run_dir) if run_dir else None
+        self._runs_root = Path(runs_root) if runs_root else default_runs_root()
+        self._resume = Path(resume) if resume else None
+        self._resume_epochs = epochs
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.bundle = bundle
+        self.model: nn.Module | None = None
+        self.device: torch.device | None = None
+        self.store: RunStore | None = None
+        self.ctx = Context()
+        self.global_step = 0
+        self.start_epoch = 1
+        self.best_acc, self.best_epoch = -1.0, 0
+        self.sync_every = 1
+
+    # -- control -------------------------------------------------------------------------
+    def add_listener(self, listener) -> None:
+        self.callbacks.append(as_callback(listener))
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def request_pause(self) -> None:
+        self._running.clear()
+
+    def request_resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the current weights, safe to hand to another thread."""
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def _emit(self, event) -> None:
+        dispatch(self.callbacks, self, event)
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> dict:
+        started = time.perf_counter()
+        cfg = self.config
+        summary: dict = {"model": cfg.model if cfg else "", "dataset": cfg.dataset if cfg else "", "status": "failed"}
+        try:
+            self._prepare()
+            summary = self._train(started)
+            if self.ctx.is_main:
+                self.store.write_summary(summary)
+            self._emit(RunFinished(str(self.store.dir), summary))
+        except BaseException as exc:  # every failure becomes an event; the caller keeps running
+            message = user_message(exc, self.config)
+            summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
+            run_dir = str(self.store.dir) if self.store else ""
+            if self.store and self.ctx.is_main:
+                self.store.write_summary(summary)
+            self._emit(RunFailed(run_dir, message, traceback.format_exc()))
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+        finally:
+            self.ctx.close()
+        return summary
+
+    def _prepare(self) -> None:
+        if self._resume is not None:
+            self._prepare_resume_config()
+        cfg = self.config
+        resolve(cfg)  # checks every value before anything is loaded or written
+        self.ctx = Context.from_env(cfg.device)
+        if self._resume is None and self._run_dir is not None and self.ctx.is_main:
+            check_empty(self._run_dir)
+        torch.manual_seed(cfg.seed + self.ctx.rank)
+        random.seed(cfg.seed + self.ctx.rank)
+        np.random.seed((cfg.seed + self.ctx.rank) % 2**32)
+        self.device = devices.pick_device(self.ctx.device(cfg.device))
+        if cfg.amp == "fp16" and self.device.type != "cuda":
+            raise ConfigError(f"amp 'fp16' needs a CUDA device, not {self.device}: use --amp bf16 or --amp off")
+        weights = pretrained.weights_for(cfg.model) if cfg.pretrained else None
+        if self.bundle is None:
+            size = cfg.image_size or (weights.crop_size if weights else None)
+            self.bundle = load_dataset(cfg.dataset, root=cfg.data_root, image_size=size, split=cfg.split,
+                                       split_seed=cfg.split_seed, progress=self.data_progress)
+        self.config = cfg = resolve(cfg, train_size=len(self.bundle.train))
+        self.augment = BatchAugment(cfg.augment)
+        self._build_model(weights)
+        self._build_loaders()
+        self.steps_per_epoch = math.ceil(len(self.train_order(1)) / cfg.batch_size)
+        total = self.steps_per_epoch * cfg.epochs
+        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        groups = pretrained.param_groups(self.model, cfg.lr, cfg.transfer) if cfg.pretrained else \
+            list(self.model.parameters())
+        self.optimizer = build_optimizer(groups, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch, self.total_steps)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
+        self._open_store()
+        if self._resume is not None:
+            self._restore(self._resume_payload)
+        self.sync_every = 1 if self.device.type == "cpu" else 25
+
+    def _prepare_resume_config(self) -> None:
+        run_dir = self._resume
+        if not (run_dir / "config.json").is_file():
+            raise CheckpointError(f"{run_dir} is not a run folder (no config.json)")
+        payload = load_checkpoint(run_dir / "last.pt")
+        saved = RunStore.read_config(run_dir)
+        config = TrainConfig.from_dict(saved)
+        if self.config is not None and self.config.num_workers:
+            config.num_workers = self.config.num_workers
+        if self._resume_epochs is not None:
+            config.epochs = self._resume_epochs
+        if payload["epoch"] >= config.epochs:
+            raise TrainingFault(f"{run_dir.name} has already trained {payload['epoch']} of {config.epochs} epochs: "
+                                f"pass --epochs with more than {payload['epoch']} to go on.")
+        check_compatible(payload, model=config.model, num_classes=len(saved.get("classes", [])) or None,
+                         input_size=saved.get("input_size"), name="last.pt")
+        self.config = config
+        self._run_dir = run_dir
+        self._resume_payload = payload
+
+    def _build_model(self, weights) -> None:
+        cfg = self.config
+        bundle = self.bundle
+        if cfg.pretrained:
+            self.input_size = (bundle.in_channels, weights.crop_size, weights.crop_size)
+            self.model = pretrained.pretrained_model(cfg.model, bundle.num_classes, bundle.in_channels,
+                                                     weights_file=cfg.weights, progress=self.download_progress)
+            mean, std = weights.mean, weights.std
+            if bundle.in_channels == 1:  # the summed first kernels see the grey image as R = G = B
+                mean, std = (sum(mean) / 3,), (sum(std) / 3,)
+            if cfg.transfer == "extract":
+                pretrained.freeze_backbone(self.model)
+        else:
+            self.input_size = resolve_input_size(cfg.model, bundle, cfg.input_size)
+            self.model = models.create_model(cfg.model, num_classes=bundle.num_classes,
+                                             in_channels=bundle.in_channels, input_size=self.input_size)
+            mean, std = bundle.mean, bundle.std
+        memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
+        self.model.to(self.device, memory_format=memory_format)
+        self.preprocess = Preprocess(self.input_size[1:], mean, std).to(self.device)
+        self.norm = (list(mean), list(std))
+        self.forward_model = self.model
+        if self.ctx.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.forward_model = torch.compile(self.forward_model)
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
+
+    def _build_loaders(self) -> None:
+        cfg = self.config
+        workers = cfg.num_workers or min(4, os.cpu_count() or 1)
+        pin = self.device.type == "cuda"
+        notice = lambda message: self._emit(Notice(message))  # noqa: E731
+        self.train_data = IndexedBatches(self.bundle.train, cfg.batch_size, workers, pin, notice)
+        self.val_data = IndexedBatches(self.bundle.val, cfg.batch_size, workers, pin, notice)
+        self.test_data = IndexedBatches(self.bundle.test, cfg.batch_size, workers, pin, notice)
+
+    def train_order(self, epoch: int) -> torch.Tensor:
+        return epoch_order(len(self.bundle.train), shuffle=True, seed=self.config.seed, epoch=epoch,
+                           rank=self.ctx.rank, world=self.ctx.world)
+
+    def _open_store(self) -> None:
+        cfg = self.config
+        run_dir = None
+        if self.ctx.is_main:
+            run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, _dataset_label(cfg.dataset))
+            run_dir.mkdir(parents=True, exist_ok=True)
+        self.store = RunStore(self.ctx.broadcast(str(run_dir) if run_dir else None)) if self.ctx.is_main else \
+            _ReadOnlyStore(self.ctx.broadcast(None))
+        if not self.ctx.is_main:
+            return
+        self.store.write_config({**cfg.to_dict(), "input_size": list(self.input_size), "classes": self.bundle.classes,
+                                 "normalisation": {"mean": self.norm[0], "std": self.norm[1]},
+                                 "world_size": self.ctx.world})
+        if self._resume is None:
+            if self.bundle.split_files:
+                self.store.write_json("split.json", self.bundle.split_files)
+            if self.bundle.health is not None:
+                self.store.write_json("health.json", self.bundle.health.to_dict())
+        writers: list[Callback] = [FileLogger(self.store)]
+        if cfg.tensorboard:
+            if TensorBoardLogger.available():
+                writers.append(TensorBoardLogger(self.store.dir / "tensorboard"))
+            else:
+                self._emit(Notice("TensorBoard is not installed, so no event files are written "
+                                  "(pip install 'cnn-workbench[tensorboard]')."))
+        writers.append(CheckpointSaver())
+        self.callbacks = writers + self.callbacks
+
+    def data_progress(self, done: int, total: int, what: str) -> None:
+        self._emit(DataProgress("data", done, total, what))
+
+    def download_progress(self, done: int, total: int, what: str) -> None:
+        self._emit(DataProgress("download", done, total, what))
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def _payload(self, epoch: int, val_acc: float) -> dict:
+        return {
+            "model": self.config.model,
+            "dataset": self.config.dataset,
+            "num_classes": self.bundle.num_classes,
+            "in_channels": self.bundle.in_channels,
+            "input_size": list(self.input_size),
+            "classes": list(self.bundle.classes),
+            "mean": self.norm[0],
+            "std": self.norm[1],
+            "native_size": list(self.bundle.native_size),
+            "dark_background": bool(self.bundle.dark_background),
+            "crop": bool(self.bundle.crop),
+            "epoch": epoch,
+            "val_acc": val_acc,
+            "transform_input": bool(getattr(self.model, "transform_input", False)),
+            "state_dict": self.model.state_dict(),
+        }
+
+    def _rng_state(self) -> dict:
+        _, keys, pos, has_gauss, gauss = np.random.get_state()
+        state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                 "numpy": [keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save_checkpoints(self, event: EpochEnded) -> None:
+        rngs = self.ctx.gather(self._rng_state())
+        if not self.ctx.is_main:
+            return
+        if event.is_best:
+            save_checkpoint(self.store.best_path, self._payload(event.epoch, event.val_acc))
+        save_checkpoint(self.store.last_path, {
+            **self._payload(event.epoch, event.val_acc),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rngs,
+            "global_step": self.global_step,
+            "best_val_acc": self.best_acc,
+            "best_epoch": self.best_epoch,
+            "callbacks": [c.state_dict() for c in self.callbacks],
+        })
+
+    def _restore(self, payload: dict) -> None:
+        load_weights(self.model, payload["state_dict"], payload["model"])
+        try:
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+            if hasattr(self.scheduler, "total_steps"):  # one-cycle: a longer run stretches the cycle
+                self.scheduler.total_steps = max(2, self.total_steps)
+            self.scaler.load_state_dict(payload["scaler"])
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"last.pt does not hold a resumable training state: {exc}") from exc
+        rngs = payload.get("rng") or []
+        if len(rngs) == self.ctx.world:
+            state = rngs[self.ctx.rank]
+            torch.set_rng_state(state["torch"])
+            random.setstate(_tuple_state(state["python"]))
+            keys, pos, has_gauss, gauss = state["numpy"]
+            np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+            if "cuda" in state and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda"], self.device)
+        else:
+            self._emit(Notice(f"last.pt was written by {len(rngs)} processes and this run has {self.ctx.world}: "
+                              f"the random streams start afresh, so results will differ from an uninterrupted run."))
+        for callback, state in zip(self.callbacks, payload.get("callbacks", [])):
+            callback.load_state_dict(state)
+        self.start_epoch = payload["epoch"] + 1
+        self.global_step = payload["global_step"]
+        self.best_acc, self.best_epoch = payload["best_val_acc"], payload["best_epoch"]
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _train(self, started: float) -> dict:
+        cfg = self.config
+        params = sum(p.numel() for p in self.model.parameters())
+        health = self.bundle.health.short() if self.bundle.health is not None else ""
+        self._emit(RunStarted(str(self.store.dir), cfg.to_dict(), devices.describe(self.device),
+                              list(self.bundle.classes), params, tuple(self.input_size), self.steps_per_epoch, health,
+                              tuple(self.norm[0]), tuple(self.norm[1]), cfg.epochs, self.start_epoch))
+        done = self.start_epoch - 1
+        throughput = []
+        for epoch in range(self.start_epoch, cfg.epochs + 1):
+            if self.global_step >= self.total_steps:
+                break
+            self._emit(EpochStarted(epoch, cfg.epochs))
+            epoch_start = time.perf_counter()
+            train = self._train_epoch(epoch)
+            if self.stop_requested:
+                break
+            val = self._predict(self.val_data)
+            if self.stop_requested:
+                break
+            done = epoch
+            is_best = val.accuracy > self.best_acc
+            if is_best:
+                self.best_acc, self.best_epoch = val.accuracy, epoch
+            seconds = time.perf_counter() - epoch_start
+            throughput.append(train["images_per_sec"])
+            many = self.bundle.num_classes > 10
+            event = EpochEnded(epoch, cfg.epochs, train["loss"], train["acc"], val.mean_loss, val.accuracy,
+                               self.best_acc, is_best, seconds, self.best_epoch, self.optimizer.param_groups[0]["lr"],
+                               train["images_per_sec"], train["top5"] if many else None,
+                               val.top5_accuracy if many else None)
+            if is_best:
+                self._report("val", val)
+            self._emit(event)
+
+        summary = {
+            "model": cfg.model, "dataset": cfg.dataset, "recipe": cfg.recipe,
+            "status": "stopped" if self.stop_requested else "completed",
+            "epochs": done, "epochs_planned": cfg.epochs, "global_step": self.global_step,
+            "best_val_acc": self.best_acc if self.best_epoch else None,
+            "best_epoch": self.best_epoch or None,
+            "test_acc": None, "test_loss": None,
+            "images_per_sec": round(sum(throughput) / len(throughput), 1) if throughput else None,
+            "device": devices.describe(self.device), "world_size": self.ctx.world,
+            "params": params, "input_size": list(self.input_size), "classes": list(self.bundle.classes),
+            "run_dir": str(self.store.dir), "torch": torch.__version__,
+            "resumed_at_epoch": self.start_epoch if self._resume is not None else None,
+        }
+        if self.best_epoch and not self.stop_requested:
+            # Test once, with the weights that did best on validation, read back from best.pt.
+            self.ctx.barrier()
+            best = load_checkpoint(self.store.best_path, map_location=self.device)
+            self.model.load_state_dict(best["state_dict"])
+            test = self._predict(self.test_data)
+            summary.update(test_acc=test.accuracy, test_loss=test.mean_loss)
+            if self.bundle.num_classes > 10:
+                summary["test_top5"] = test.top5_accuracy
+            self._report("test", test)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        return summary
+
+    def _predict(self, data: IndexedBatches) -> Predictions:
+        order = epoch_order(len(data), shuffle=False, rank=self.ctx.rank, world=self.ctx.world)
+        mine = predict_batches(self.forward_model, data.batches(order), self.preprocess, self.device,
+                               lambda: self.stop_requested, self.autocast(), self.config.channels_last)
+        return Predictions.cat(self.ctx.gather(mine)) if self.ctx.active else mine
+
+    def _report(self, split: str, predictions: Predictions) -> None:
+        files = (self.bundle.split_files or {}).get(split)
+        report = confusion_report(predictions, list(self.bundle.classes), split, files)
+        self._emit(Evaluated(split, str(self.store.dir / f"{split}_eval.json"), predictions.accuracy, report))
+
+    def _train_epoch(self, epoch: int) -> dict:
+        cfg = self.config
+        self.forward_model.train()
+        self.augment.train()
+        order = self.train_order(epoch)
+        totals = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss sum, correct, top-5, images
+        pending: list = []
+        clock = [time.perf_counter(), 0]  # since the last read: start time, images
+        rates = []
+        for step, (_, images, targets) in enumerate(self.train_data.batches(order), start=1):
+            if not self._running.is_set():
+                self._running.wait()
+            if self.stop_requested or self.global_step >= self.total_steps:
+                break
+            images = self.augment(to_float(images.to(self.device, non_blocking=True)))
+            targets = targets.to(self.device, non_blocking=True)
+            images = self.preprocess(images)
+            if cfg.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with self.autocast():
+                output = self.forward_model(images)
+                loss = training_loss(output, targets, cfg.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if cfg.clip:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.scheduler.step()
+            self.global_step += 1
+            with torch.no_grad():
+                logits = main_output(output).detach().float()
+                correct = (logits.argmax(1) == targets).sum()
+                k = min(5, logits.shape[1])
+                top5 = (logits.topk(k, 1).indices == targets[:, None]).any(1).sum()
+                n = len(targets)
+                batch_loss = loss.detach().float()
+                totals += torch.stack([batch_loss.double() * n, correct.double(), top5.double(),
+                                       torch.tensor(float(n), dtype=torch.float64, device=self.device)])
+            pending.append((step, self.global_step, batch_loss, correct, n, lr))
+            clock[1] += n
+            if len(pending) >= self.sync_every:
+                rates.append(self._flush(epoch, pending, clock))
+        if pending:
+            rates.append(self._flush(epoch, pending, clock))
+        loss_sum, correct, top5, seen = self.ctx.sum(totals.tolist(), self.device)
+        imgs = sum(r[0] for r in rates)
+        secs = sum(r[1] for r in rates)
+        if not seen:
+            return {"loss": math.nan, "acc": math.nan, "top5": math.nan, "images_per_sec": 0.0}
+        return {"loss": loss_sum / seen, "acc": correct / seen, "top5": top5 / seen,
+                "images_per_sec": self.ctx.world * imgs / secs if secs else 0.0}
+
+    def _flush(self, epoch: int, pending: list, clock: list) -> tuple[int, float]:
+        """Read the pending steps' values in one transfer, check them, and report each step."""
+        values = torch.stack([torch.stack([p[2], p[3].float()]) for p in pending]).tolist()
+        now = time.perf_counter()
+        images, seconds = clock[1], now - clock[0]
+        rate = images / seconds if seconds > 0 else 0.0
+        for (step, global_step, _, _, n, lr), (loss, correct) in zip(pending, values):
+            if not math.isfinite(loss):
+                raise TrainingFault(
+                    f"The loss became {loss} at epoch {epoch}, batch {step} (step {global_step}). The learning rate "
+                    f"({self.config.lr:g}) is probably too high for {self.config.model}: try one ten times lower, "
+                    f"a warm-up (--warmup 1) or gradient clipping (--clip 1).")
+            self._emit(StepEnded(epoch, step, self.steps_per_epoch, loss, correct / n, lr,
+                                 self.ctx.world * rate, global_step))
+        pending.clear()
+        clock[0], clock[1] = time.perf_counter(), 0
+        return images, seconds
+
+
+def _tuple_state(state):
+    return tuple(_tuple_state(s) if isinstance(s, list) else s for s in state) if isinstance(state, (list, tuple)) \
+        else state
+
+
+class _ReadOnlyStore(RunStore):
+    """What ranks other than 0 know of the run folder: its paths. They never write."""
+
+    def __init__(self, run_dir: str):  # noqa: D107 - no mkdir
+        self.dir = Path(run_dir)
+        self.best_path = self.dir / "best.pt"
+        self.last_path = self.dir / "last.pt"
+
+
+OOM_TEXT = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
+
+
+def user_message(exc: BaseException, config: TrainConfig | None) -> str:
+    batch = config.batch_size if config else None
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted; last.pt holds the last finished epoch (continue with --resume)."
+    if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and any(t in str(exc) for t in OOM_TEXT)):
+        where = "the GPU" if isinstance(exc, torch.OutOfMemoryError) else "the computer"
+        smaller = f"--batch-size {max(1, batch // 2)}" if batch else "a smaller batch size"
+        return (f"{where.capitalize()} ran out of memory with batch size {batch}. Try {smaller}, a smaller "
+                f"input or image size, mixed precision (--amp bf16) or a smaller model.")
+    if isinstance(exc, (TrainingFault, DatasetError, pretrained.PretrainedError, CheckpointError, RunFolderError,
+                        ValueError, KeyError)):
+        return str(exc).strip("'\"")
+    return f"Training failed: {type(exc).__name__}: {exc}"
