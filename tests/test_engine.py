@@ -11,7 +11,7 @@ import models
 from workbench.core import devices
 from workbench.core.train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint, save_checkpoint
 from workbench.core.datasets import DataBundle
-from workbench.core.train import TrainConfig, Trainer, evaluate
+from workbench.core.train import TrainConfig, Trainer
 from workbench.core.datasets import Preprocess
 from workbench.core.events import EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
 from workbench.core.runs import RunStore
@@ -29,7 +29,8 @@ def test_training_run_writes_a_complete_run_folder(tmp_path, digits):
     assert kinds.count(EpochEnded) == 3
     steps_per_epoch = -(-1248 // 32)  # 1,248 training digits in batches of 32: 39 steps
     assert kinds.count(StepEnded) == 3 * steps_per_epoch
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "best.pt", "last.pt", "summary.json"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "steps.csv", "best.pt", "last.pt",
+                                                   "val_eval.json", "test_eval.json", "summary.json", "tensorboard"}
 
     on_disk = json.loads((run_dir / "summary.json").read_text())
     for key in ("model", "dataset", "epochs", "best_val_acc", "test_acc", "device", "seconds"):
@@ -166,7 +167,7 @@ def test_sgd_has_the_momentum_it_promises(tmp_path, small_digits):
     assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.05, 0.9, 1e-4)
     summary = Trainer(TrainConfig(epochs=1, optimizer="rmsprop"), [], run_dir=tmp_path / "x",
                       bundle=small_digits).run()
-    assert summary["status"] == "failed" and "Unknown optimizer 'rmsprop'" in summary["error"]
+    assert summary["status"] == "failed" and "optimizer 'rmsprop' is not valid" in summary["error"]
 
 
 def test_auxiliary_heads_add_three_tenths_of_their_loss(tmp_path, digits):
@@ -268,7 +269,7 @@ def test_checkpoints_round_trip_and_refuse_what_is_not_theirs(tmp_path):
     with pytest.raises(CheckpointError, match="not written by CNN Workbench"):
         load_checkpoint(tmp_path / "plain.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pt is corrupt"):
         load_checkpoint(tmp_path / "junk.pt")
     partial = {k: v for k, v in meta.items() if k != "classes"}
     torch.save({"format": "cnn-workbench/1", **partial, "state_dict": {}}, tmp_path / "partial.pt")
@@ -277,12 +278,12 @@ def test_checkpoints_round_trip_and_refuse_what_is_not_theirs(tmp_path):
     with pytest.raises(CheckpointError, match="No checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
     wrong = {**meta, "model": "resnet18", "state_dict": model.state_dict()}
-    with pytest.raises(CheckpointError, match="do not fit resnet18"):
+    with pytest.raises(CheckpointError, match="not those of resnet18"):
         build_from_checkpoint(wrong)
 
 
 def test_a_save_interrupted_mid_write_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
-    from workbench.core import checkpoints
+    from workbench.core.train import checkpointing as checkpoints
 
     meta = dict(model="lenet5", num_classes=10, in_channels=1, input_size=[1, 32, 32], classes=list("0123456789"))
     first = models.create_model("lenet5", num_classes=10, in_channels=1)

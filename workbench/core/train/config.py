@@ -78,7 +78,7 @@ FAMILY_DEFAULTS: dict[str, dict] = {
     "NIN": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4),
 }
 """Families not listed use ``BN_DEFAULTS`` (they all normalise their batches)."""
-BN_DEFAULTS = dict(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4)
+BN_DEFAULTS = dict(optimizer="adam", lr=1e-3, weight_decay=0.0)
 
 GENERAL_DEFAULTS = dict(epochs=10, batch_size=32, optimizer="adam", lr=1e-3, momentum=0.9, nesterov=False,
                         weight_decay=0.0, decay_norm_and_bias=True, schedule="constant", step_size=30.0,
@@ -151,6 +151,8 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
+        if isinstance(values.get("input_size"), list):  # a run's config.json records the resolved C×H×W
+            values["input_size"] = values["input_size"][-1]
         for key in ("split", "milestones", "milestone_steps"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])

@@ -155,6 +155,8 @@ class Trainer:
             self._emit(RunFinished(str(self.store.dir), summary))
         except BaseException as exc:  # every failure becomes an event; the caller keeps running
             message = user_message(exc, self.config)
+            if self.config is not None:
+                summary.update(model=self.config.model, dataset=self.config.dataset)
             summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
             run_dir = str(self.store.dir) if self.store else ""
             if self.store and self.ctx.is_main:
@@ -543,9 +545,9 @@ def user_message(exc: BaseException, config: TrainConfig | None) -> str:
         return "Interrupted; last.pt holds the last finished epoch (continue with --resume)."
     if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and any(t in str(exc) for t in OOM_TEXT)):
         where = "the GPU" if isinstance(exc, torch.OutOfMemoryError) else "the computer"
-        smaller = f"--batch-size {max(1, batch // 2)}" if batch else "a smaller batch size"
+        smaller = f"a smaller batch size ({max(1, batch // 2)})" if batch else "a smaller batch size"
         return (f"{where.capitalize()} ran out of memory with batch size {batch}. Try {smaller}, a smaller "
-                f"input or image size, mixed precision (--amp bf16) or a smaller model.")
+                f"input or image size, mixed precision (bf16) or a smaller model.")
     if isinstance(exc, (TrainingFault, DatasetError, pretrained.PretrainedError, CheckpointError, RunFolderError,
                         ValueError, KeyError)):
         return str(exc).strip("'\"")
