@@ -137,3 +137,126 @@ def test_degradation_demo_trains_from_the_cli(tmp_path, monkeypatch, capsys):
     # plain net is the one the paper's Figure 1 says may lag behind (here it stays at chance).
     assert min(accuracy["plain20"], accuracy["resnet20"], accuracy["resnet56"]) > 0.5, accuracy
     assert accuracy["resnet56"] >= accuracy["plain56"], accuracy
+
+
+def test_bad_values_are_named_before_anything_is_written(tmp_path, capsys, workbench_home):
+    import pytest
+
+    cases = {
+        ("summary", "resnet18", "--classes", "0"): "--classes: expected a whole number of at least 1, not '0'",
+        ("train", "--input-size", "0"): "--input-size: expected a whole number of at least 8, not '0'",
+        ("train", "--input-size", "-5"): "not '-5'",
+        ("train", "--epochs", "0"): "--epochs: expected a whole number of at least 1, not '0'",
+        ("train", "--lr", "-0.1"): "--lr: expected a number above 0, not '-0.1'",
+        ("train", "--lr", "nan"): "not 'nan'",
+        ("train", "--momentum", "1.5"): "--momentum: expected a number at least 0 and at most 1, not '1.5'",
+        ("train", "--model", "resnet9000"): "unknown model 'resnet9000'; did you mean",
+        ("train", "--split", "0/0/1"): "not '0/0/1'",
+        ("train", "--schedule", "linear"): "invalid choice: 'linear'",
+        ("summary", "lenet6"): "unknown model 'lenet6'",
+    }
+    for argv, message in cases.items():
+        with pytest.raises(SystemExit) as exit_:
+            main(["train" if argv[0] == "train" else argv[0], *argv[1:], *(
+                ["--runs-root", str(tmp_path / "runs")] if argv[0] == "train" else [])])
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err, argv
+    assert not (tmp_path / "runs").exists() and not (workbench_home / "runs").exists()
+
+    assert main(["models", "zzz*"]) == 1
+    assert "no model matches 'zzz*'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    helptext = capsys.readouterr().out
+    assert "models: alexnet" in helptext and "wrn28_10" in helptext and "datasets: digits, mnist" in helptext
+    assert "he2015-cifar" in helptext and "--label-smoothing" in helptext
+
+
+def _digit_files(folder, digits, count=6):
+    """Test digits written as 8×8 PNG files, with their labels."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    images, labels = digits.test.tensors
+    paths = []
+    for i in range(count):
+        pixels = images[i, 0]
+        pixels = pixels if pixels.dtype.is_floating_point is False else (pixels * 255).round().to(dtype=images.dtype)
+        Image.fromarray(pixels.to(dtype=__import__("torch").uint8).numpy(), mode="L").save(folder / f"d{i}.png")
+        paths.append(folder / f"d{i}.png")
+    return paths, labels[:count].tolist()
+
+
+def test_predict_prints_top_k_per_file_and_fails_on_bad_ones(tmp_path, capsys, digits):
+    import torch
+
+    from reference import predictions_by_hand
+    from workbench.core.train.checkpointing import build_from_checkpoint, load_checkpoint
+
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--out", str(run), "--no-tensorboard"]) == 0
+    capsys.readouterr()
+    files, labels = _digit_files(tmp_path / "images", digits)
+    best = load_checkpoint(run / "best.pt")
+    images = digits.test.tensors[0][: len(files)]
+    images = images.float() / 255 if images.dtype == torch.uint8 else images
+    expected = predictions_by_hand(build_from_checkpoint(best), images, best["input_size"][1:], best["mean"],
+                                   best["std"]).tolist()
+
+    assert main(["predict", str(run), str(tmp_path / "images"), "--top-k", "2", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [Path(r["path"]).name for r in rows] == [f.name for f in files]
+    assert [int(r["top"][0]["class"]) for r in rows] == expected
+    assert all(len(r["top"]) == 2 and r["top"][0]["probability"] >= r["top"][1]["probability"] for r in rows)
+    assert sum(e == y for e, y in zip(expected, labels)) >= 4
+
+    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    assert main(["predict", str(run), *map(str, files[:2]), str(tmp_path / "images" / "broken.png"),
+                 str(tmp_path / "missing.png")]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert lines[0].startswith(f"{files[0]}: {expected[0]} ") and "broken.png: error:" in lines[2]
+    assert "missing.png: error: no such file" in lines[3] and "2 of 4 files could not be classified" in captured.err
+    assert main(["predict", str(tmp_path / "nowhere"), str(files[0])]) == 1
+    assert "error:" in capsys.readouterr().err
+
+
+def test_export_onnx_matches_pytorch_on_real_images(tmp_path, capsys, digits):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from reference import preprocess_by_hand
+    from workbench.core.export import read_metadata
+    from workbench.core.train.checkpointing import build_from_checkpoint, load_checkpoint
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "resnet20", "--epochs", "1", "--out", str(run), "--no-tensorboard"]) == 0
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "checked with onnxruntime on 32 images" in out
+
+    best = load_checkpoint(run / "best.pt")
+    images = digits.test.tensors[0][:64]
+    images = images.float() / 255 if images.dtype == torch.uint8 else images
+    inputs = preprocess_by_hand(images, best["input_size"][1:], best["mean"], best["std"])
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    theirs = session.run(None, {session.get_inputs()[0].name: inputs.numpy()})[0]
+    with torch.no_grad():
+        ours = build_from_checkpoint(best).eval()(inputs).numpy()
+    assert theirs.shape == (64, 10)  # a batch size other than the export's
+    assert np.abs(theirs - ours).max() < 1e-4 and (theirs.argmax(1) == ours.argmax(1)).all()
+    meta = read_metadata(tmp_path / "m.onnx")
+    assert json.loads(meta["classes"]) == digits.classes and json.loads(meta["mean"]) == pytest_approx(best["mean"])
+    assert json.loads(meta["input_size"]) == [1, 32, 32]
+
+    assert main(["export", str(run), "--format", "state_dict", "--out", str(tmp_path / "w.pt")]) == 0
+    state = torch.load(tmp_path / "w.pt", weights_only=True)
+    model = __import__("models").create_model("resnet20", num_classes=10, in_channels=1)
+    model.load_state_dict(state)
+
+
+def pytest_approx(value):
+    import pytest
+
+    return pytest.approx(value)

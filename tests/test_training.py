@@ -474,3 +474,34 @@ def test_tensorboard_reads_the_runs_event_files(tmp_path, small_digits):
     val = [s.value for s in accumulator.Scalars("accuracy/val")]
     assert val == pytest.approx([r["val_acc"] for r in RunStore.read_metrics(tmp_path / "r")], abs=1e-5)
     assert len(accumulator.Scalars("step/loss")) == 20
+
+
+# -- torchrun ---------------------------------------------------------------------------------
+def _torchrun(*args, cwd=ROOT):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "workbench", "train", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_torchrun_trains_on_two_gloo_processes_and_resumes(tmp_path):
+    """Two CPU processes (gloo): each takes half of every epoch (624 of the 1,248 training digits,
+    20 steps of 32 instead of 39), validation counts every image once, rank 0 alone writes."""
+    out = tmp_path / "ddp"
+    first = _torchrun("--epochs", "1", "--out", str(out), "--no-tensorboard")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.count("completed:") == 1  # rank 1 keeps quiet
+    summary = RunStore.read_summary(out)
+    assert summary["world_size"] == 2 and summary["status"] == "completed" and summary["test_acc"] > 0.6
+    steps = RunStore.read_steps(out)
+    assert [r["step"] for r in steps] == list(range(1, 21))
+    val = json.loads((out / "val_eval.json").read_text())
+    assert val["images"] == 270 and sum(map(sum, val["matrix"])) == 270
+    assert sorted(i for row in val["cells"] for cell in row for i in cell) == list(range(270))
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    again = _torchrun("--resume", str(out), "--epochs", "2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming at epoch 2" in again.stderr
+    assert [r["epoch"] for r in RunStore.read_metrics(out)] == [1, 2]
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2 and len(load_checkpoint(out / "last.pt")["rng"]) == 2

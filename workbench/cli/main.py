@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -93,7 +95,9 @@ def _model_name(text: str) -> str:
 
     if text in models.list_models():
         return text
-    close = models.list_models(include=f"*{text}*")
+    names = models.list_models()
+    stem = text.lower().rstrip("0123456789_-")
+    close = [n for n in names if stem and n.startswith(stem)] or difflib.get_close_matches(text, names, n=6)
     hint = f"; did you mean {', '.join(close[:6])}?" if close else "; `cnn-workbench models` lists them"
     raise argparse.ArgumentTypeError(f"unknown model {text!r}{hint}")
 
@@ -115,7 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     failures: list[RunFailed] = []
     keep_failures = lambda event: failures.append(event) if isinstance(event, RunFailed) else None  # noqa: E731
-    callbacks = [ProgressBar(), keep_failures]
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 speaks for all
+    callbacks = [ProgressBar(), keep_failures] if main_process else [keep_failures]
     if args.resume:
         given = {name for name in TRAIN_FIELDS if name != "epochs" and getattr(args, name) != DEFAULTS.get(name)}
         if given:
@@ -135,6 +140,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if failures:
         print(f"error: {failures[0].message}", file=sys.stderr)
         return 1
+    if not main_process:
+        return 0
     print(f"{summary['status']}: {summary['model']} on {summary['dataset']}, {summary['epochs']} epochs, "
           f"best val_acc {_fmt(summary['best_val_acc'])}, test_acc {_fmt(summary['test_acc'])}, "
           f"{summary['device']}, {summary['seconds']:.1f}s -> {summary['run_dir']}")

@@ -70,14 +70,16 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
 )}
 
 FAMILY_DEFAULTS: dict[str, dict] = {
-    # Without batch normalisation the deep plain stacks need SGD with momentum at the papers'
-    # learning rate; Adam at 1e-3 leaves VGG-11 at chance on the digits after two epochs.
+    # Measured on the digits (2 epochs, batch 32; chance is 0.1): VGG-11 reaches 0.19 with Adam at
+    # 1e-3 and 0.11 with the paper's SGD at 0.01 (both too hot for a plain 11-layer stack without
+    # batch normalisation over 78 steps), 0.36 with Adam at 1e-4; AlexNet 0.82 with Adam at 1e-4.
     "LeNet": dict(optimizer="adam", lr=1e-3, weight_decay=0.0),
-    "AlexNet": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4),
-    "VGG": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4),
-    "NIN": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4),
+    "AlexNet": dict(optimizer="adam", lr=1e-4, weight_decay=0.0),
+    "VGG": dict(optimizer="adam", lr=1e-4, weight_decay=0.0),
+    "NIN": dict(optimizer="adam", lr=1e-4, weight_decay=0.0),
 }
-"""Families not listed use ``BN_DEFAULTS`` (they all normalise their batches)."""
+"""Families not listed use ``BN_DEFAULTS``: they all normalise their batches, and Adam at 1e-3
+trains them quickly on small sets (the papers' SGD recipes are one ``--recipe`` away)."""
 BN_DEFAULTS = dict(optimizer="adam", lr=1e-3, weight_decay=0.0)
 
 GENERAL_DEFAULTS = dict(epochs=10, batch_size=32, optimizer="adam", lr=1e-3, momentum=0.9, nesterov=False,

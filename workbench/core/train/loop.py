@@ -330,9 +330,9 @@ class Trainer:
         return state
 
     def save_checkpoints(self, event: EpochEnded) -> None:
-        rngs = self.ctx.gather(self._rng_state())
-        if not self.ctx.is_main:
-            return
+        """Called on rank 0 only (by ``CheckpointSaver``); every rank's random state was gathered
+        just before, at the epoch's end."""
+        rngs = self._epoch_rngs
         if event.is_best:
             save_checkpoint(self.store.best_path, self._payload(event.epoch, event.val_acc))
         save_checkpoint(self.store.last_path, {
@@ -409,6 +409,7 @@ class Trainer:
                                val.top5_accuracy if many else None)
             if is_best:
                 self._report("val", val)
+            self._epoch_rngs = self.ctx.gather(self._rng_state())  # a collective: every rank, before the saver
             self._emit(event)
 
         summary = {
