@@ -505,3 +505,44 @@ def test_torchrun_trains_on_two_gloo_processes_and_resumes(tmp_path):
     assert "resuming at epoch 2" in again.stderr
     assert [r["epoch"] for r in RunStore.read_metrics(out)] == [1, 2]
     assert load_checkpoint(out / "last.pt")["epoch"] == 2 and len(load_checkpoint(out / "last.pt")["rng"]) == 2
+
+
+def test_callbacks_get_every_hook_and_their_state_survives_a_resume(tmp_path, small_digits):
+    from workbench.core.train import Callback
+
+    class Counter(Callback):
+        def __init__(self):
+            self.calls, self.epochs_seen = [], 0
+
+        def on_run_start(self, trainer, event):
+            self.calls.append("run_start")
+
+        def on_epoch_start(self, trainer, event):
+            self.calls.append("epoch_start")
+
+        def on_batch_end(self, trainer, event):
+            self.calls.append("batch_end")
+
+        def on_epoch_end(self, trainer, event):
+            self.calls.append("epoch_end")
+            self.epochs_seen += 1
+
+        def on_evaluated(self, trainer, event):
+            self.calls.append(f"evaluated:{event.split}")
+
+        def on_run_end(self, trainer, event):
+            self.calls.append("run_end")
+
+        def state_dict(self):
+            return {"epochs_seen": self.epochs_seen}
+
+        def load_state_dict(self, state):
+            self.epochs_seen = state["epochs_seen"]
+
+    first = Counter()
+    Trainer(TrainConfig(epochs=1), [first], run_dir=tmp_path / "r", bundle=small_digits).run()
+    assert first.calls == ["run_start", "epoch_start"] + ["batch_end"] * 10 + \
+        ["evaluated:val", "epoch_end", "evaluated:test", "run_end"]
+    second = Counter()
+    Trainer(callbacks=[second], resume=tmp_path / "r", epochs=2, bundle=small_digits).run()
+    assert second.epochs_seen == 2 and second.calls.count("epoch_end") == 1

@@ -344,7 +344,7 @@ class Trainer:
             "global_step": self.global_step,
             "best_val_acc": self.best_acc,
             "best_epoch": self.best_epoch,
-            "callbacks": [c.state_dict() for c in self.callbacks],
+            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict()},
         })
 
     def _restore(self, payload: dict) -> None:
@@ -369,8 +369,10 @@ class Trainer:
         else:
             self._emit(Notice(f"last.pt was written by {len(rngs)} processes and this run has {self.ctx.world}: "
                               f"the random streams start afresh, so results will differ from an uninterrupted run."))
-        for callback, state in zip(self.callbacks, payload.get("callbacks", [])):
-            callback.load_state_dict(state)
+        states = payload.get("callbacks") or {}
+        for callback in self.callbacks:
+            if type(callback).__name__ in states:
+                callback.load_state_dict(states[type(callback).__name__])
         self.start_epoch = payload["epoch"] + 1
         self.global_step = payload["global_step"]
         self.best_acc, self.best_epoch = payload["best_val_acc"], payload["best_epoch"]
