@@ -292,8 +292,8 @@ class Trainer:
             else:
                 self._emit(Notice("TensorBoard is not installed, so no event files are written "
                                   "(pip install 'cnn-workbench[tensorboard]')."))
-        writers.append(CheckpointSaver())
-        self.callbacks = writers + self.callbacks
+        # The saver goes last, so last.pt holds every callback's state after this epoch.
+        self.callbacks = writers + self.callbacks + [CheckpointSaver()]
 
     def data_progress(self, done: int, total: int, what: str) -> None:
         self._emit(DataProgress("data", done, total, what))
