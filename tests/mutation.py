@@ -108,7 +108,7 @@ MUTANTS = [
     Mutant("E4", LOOP, "main and auxiliary outputs unpacked the wrong way round",
            [("main, *aux = output", "*aux, main = output")], ENGINE),
     Mutant("E5", LOOP, "epoch train loss sums batch means without weighting by batch size",
-           [("totals += torch.stack([batch_loss.double() * n,", "totals += torch.stack([batch_loss.double() * cfg.batch_size,")],
+           [("loss_sum += batch_loss * n", "loss_sum += batch_loss * cfg.batch_size")],
            ENGINE),
     Mutant("E6", EVALUATE, "validation loss averaged per batch instead of per image",
            [('loss = F.cross_entropy(logits, targets, reduction="none")',
@@ -140,7 +140,7 @@ MUTANTS = [
            equivalent="which of two epochs with exactly the same validation accuracy is 'best' is a convention; "
                       "both checkpoints are equally good by the only measure the run has"),
     Mutant("E17", LOOP, "train accuracy counted against the wrong batch size",
-           [("torch.tensor(float(n), dtype=torch.float64", "torch.tensor(float(cfg.batch_size), dtype=torch.float64")],
+           [("                seen += n\n", "                seen += cfg.batch_size\n")],
            ENGINE),
     # --- recipes, schedules and the step (optim.py, loop.py) ---------------------------------------------
     Mutant("S1", OPTIM, "warm-up never applied", [("        if step < warmup:", "        if False:")], ENGINE),

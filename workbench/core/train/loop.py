@@ -456,7 +456,9 @@ class Trainer:
         self.forward_model.train()
         self.augment.train()
         order = self.train_order(epoch)
-        totals = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss sum, correct, top-5, images
+        zero = lambda: torch.zeros((), dtype=torch.float64, device=self.device)  # noqa: E731
+        loss_sum, hits, top5, seen = zero(), zero(), zero(), 0  # summed on the device, read once
+        many = self.bundle.num_classes > 10
         pending: list = []
         clock = [time.perf_counter(), 0]  # since the last read: start time, images
         rates = []
@@ -484,21 +486,23 @@ class Trainer:
             self.scheduler.step()
             self.global_step += 1
             with torch.no_grad():
-                logits = main_output(output).detach().float()
-                correct = (logits.argmax(1) == targets).sum()
-                k = min(5, logits.shape[1])
-                top5 = (logits.topk(k, 1).indices == targets[:, None]).any(1).sum()
+                logits = main_output(output).detach()
                 n = len(targets)
                 batch_loss = loss.detach().float()
-                totals += torch.stack([batch_loss.double() * n, correct.double(), top5.double(),
-                                       torch.tensor(float(n), dtype=torch.float64, device=self.device)])
+                correct = (logits.argmax(1) == targets).sum()
+                loss_sum += batch_loss * n
+                hits += correct
+                if many:
+                    top5 += (logits.topk(5, 1).indices == targets[:, None]).any(1).sum()
+                seen += n
             pending.append((step, self.global_step, batch_loss, correct, n, lr))
             clock[1] += n
             if len(pending) >= self.sync_every:
                 rates.append(self._flush(epoch, pending, clock))
         if pending:
             rates.append(self._flush(epoch, pending, clock))
-        loss_sum, correct, top5, seen = self.ctx.sum(totals.tolist(), self.device)
+        loss_sum, correct, top5, seen = self.ctx.sum(
+            [float(loss_sum), float(hits), float(top5), float(seen)], self.device)
         imgs = sum(r[0] for r in rates)
         secs = sum(r[1] for r in rates)
         if not seen:
@@ -508,7 +512,10 @@ class Trainer:
 
     def _flush(self, epoch: int, pending: list, clock: list) -> tuple[int, float]:
         """Read the pending steps' values in one transfer, check them, and report each step."""
-        values = torch.stack([torch.stack([p[2], p[3].float()]) for p in pending]).tolist()
+        if len(pending) == 1:  # on the CPU every step is read at once: no stacking
+            values = [(float(pending[0][2]), float(pending[0][3]))]
+        else:
+            values = torch.stack([torch.stack([p[2], p[3].float()]) for p in pending]).tolist()
         now = time.perf_counter()
         images, seconds = clock[1], now - clock[0]
         rate = images / seconds if seconds > 0 else 0.0
