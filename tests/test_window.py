@@ -15,7 +15,8 @@ OBJECT_NAMES = {
     "modelCombo": QComboBox, "datasetCombo": QComboBox, "epochsSpin": QSpinBox, "batchSizeSpin": QSpinBox,
     "learningRateSpin": QDoubleSpinBox, "startButton": QPushButton, "stopButton": QPushButton,
     "lossPlot": QWidget, "accuracyPlot": QWidget, "dropZone": QWidget, "predictionView": QWidget,
-    "layerTree": QTreeWidget, "featureMapView": QWidget,
+    "layerTree": QTreeWidget, "featureMapView": QWidget, "pauseButton": QPushButton, "recipeCombo": QComboBox,
+    "deviceCombo": QComboBox, "ampCombo": QComboBox, "etaLabel": QWidget,
 }
 
 
@@ -355,3 +356,65 @@ def test_transfer_learning_from_the_window(window, qtbot, tmp_path, monkeypatch)
     assert window.last_summary["status"] == "completed", window.last_summary
     assert window.last_summary["input_size"] == [3, 224, 224]
     assert window.config().pretrained and window.config().transfer == "extract"
+
+
+def test_pause_holds_the_run_and_resume_lets_it_go_on(window, qtbot):
+    find(window, "epochsSpin").setValue(500)
+    with qtbot.waitSignal(window.stepShown, timeout=30_000):
+        window.start_training()
+    steps = []  # appended in the training thread
+    window._worker.trainer.add_listener(lambda e: steps.append(e) if isinstance(e, StepEnded) else None)
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=30_000)
+    pause = find(window, "pauseButton")
+    assert pause.isEnabled() and pause.text() == "Pause"
+    qtbot.mouseClick(pause, Qt.MouseButton.LeftButton)
+    at_click = len(steps)
+    qtbot.wait(800)
+    assert len(steps) - at_click <= 1 and pause.text() == "Resume"  # the batch under way, then nothing
+    held = len(steps)
+    qtbot.mouseClick(pause, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(steps) >= held + 3, timeout=30_000)
+    # The progress bar counts batches across the run, and the ETA line reads out the speed.
+    assert window.progress.maximum() == 500 * steps[-1].steps_per_epoch and window.progress.value() >= 3
+    assert "img/s" in find(window, "etaLabel").text() and "left" in find(window, "etaLabel").text()
+    with qtbot.waitSignal(window.trainingEnded, timeout=30_000):
+        qtbot.mouseClick(find(window, "stopButton"), Qt.MouseButton.LeftButton)
+    assert window.last_summary["status"] == "stopped" and not pause.isEnabled()
+
+
+def test_recipes_and_family_defaults_fill_the_form(window):
+    """The form takes its numbers from the engine's resolver: VGG gets the plain nets' learning
+    rate, and the He et al. recipe SGD at 0.1 with batch 128 and its augmentation."""
+    from workbench.core.train import TrainConfig, resolve
+
+    model = find(window, "modelCombo")
+    model.setCurrentIndex(model.findData("vgg11"))
+    expected = resolve(TrainConfig(model="vgg11"))
+    assert window.lr_spin.value() == pytest.approx(expected.lr) and window.optimizer_combo.currentData() == \
+        expected.optimizer
+    recipe = find(window, "recipeCombo")
+    model.setCurrentIndex(model.findData("resnet20"))
+    recipe.setCurrentIndex(recipe.findData("he2015-cifar"))
+    assert (window.optimizer_combo.currentData(), window.lr_spin.value(), window.batch_spin.value()) == ("sgd", 0.1, 128)
+    assert window.augment_combo.currentData() == "cifar"
+    config = window.config()
+    assert config.recipe == "he2015-cifar" and config.device == find(window, "deviceCombo").currentData() == "auto"
+    resolved = resolve(config, train_size=1248)
+    assert resolved.weight_decay == 1e-4 and resolved.momentum == 0.9 and resolved.schedule == "multistep"
+
+
+def test_without_a_display_the_command_says_so_instead_of_aborting(tmp_path):
+    """Qt aborts (SIGABRT) when its platform plugin cannot start; the command checks first."""
+    import os
+    import subprocess
+    import sys
+
+    from workbench.ui.app import display_problem
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "workbench"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "no display" in done.stderr and "cnn-workbench train" in done.stderr
+    missing = display_problem({"DISPLAY": ":0"}, "linux", lambda name: None)
+    assert "libxcb-cursor0" in missing and "apt-get install" in missing
+    assert display_problem({"DISPLAY": ":0"}, "linux", lambda name: "libxcb-cursor.so.0") is None
+    assert display_problem({}, "win32") is None and display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 
 import torch
@@ -40,7 +41,7 @@ from workbench.core.datasets import (
     list_datasets,
     load_dataset,
 )
-from workbench.core.train import TrainConfig, resolve_input_size
+from workbench.core.train import RECIPES, TrainConfig, resolve, resolve_input_size
 from workbench.core.inspection import Classifier, human_count, summarize
 from workbench.core.runs import default_runs_root
 
@@ -51,6 +52,12 @@ from .plots import TrainingPlots
 from .worker import TrainingWorker
 
 FOLDER_ENTRY = "__image_folder__"
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class MainWindow(QMainWindow):
@@ -77,6 +84,7 @@ class MainWindow(QMainWindow):
         self._folder_worker: FolderWorker | None = None
         self._previous_dataset = 0
         self._pending_failure = False
+        self._epochs_planned, self._started_at, self._first_step = 1, time.monotonic(), 1
         self.setAcceptDrops(True)  # a folder dropped anywhere on the window becomes the dataset
 
         self.plots = TrainingPlots(self)
@@ -95,6 +103,23 @@ class MainWindow(QMainWindow):
         self.optimizer_combo = QComboBox(objectName="optimizerCombo")
         self.optimizer_combo.addItem("Adam", "adam")
         self.optimizer_combo.addItem("SGD + momentum", "sgd")
+        self.optimizer_combo.addItem("AdamW", "adamw")
+        self.recipe_combo = QComboBox(objectName="recipeCombo")
+        self.recipe_combo.addItem("Recommended for the family", None)
+        self.recipe_combo.setItemData(0, "Learning rate and optimiser that train this model family well on small sets",
+                                      Qt.ItemDataRole.ToolTipRole)
+        for recipe in RECIPES.values():
+            self.recipe_combo.addItem(recipe.title, recipe.name)
+            self.recipe_combo.setItemData(self.recipe_combo.count() - 1, recipe.source, Qt.ItemDataRole.ToolTipRole)
+        self.device_combo = QComboBox(objectName="deviceCombo")
+        self.device_combo.addItem(f"auto ({devices.describe(devices.pick_device())})", "auto")
+        for name in devices.available_devices():
+            self.device_combo.addItem(devices.describe(devices.pick_device(name)), name)
+        self.amp_combo = QComboBox(objectName="ampCombo")
+        self.amp_combo.addItem("off (fp32)", "off")
+        self.amp_combo.addItem("bf16", "bf16")
+        self.amp_combo.addItem("fp16 (CUDA)", "fp16")
+        self.amp_combo.setToolTip("Mixed precision: faster on recent GPUs; slower on CPUs without bf16 units")
         self.augment_combo = QComboBox(objectName="augmentCombo")
         for name, text in PRESETS.items():
             self.augment_combo.addItem(name.replace("_", " + ") if name == "flip_crop" else name.replace("_", " "), name)
@@ -111,6 +136,8 @@ class MainWindow(QMainWindow):
         self.transfer_check.toggled.connect(self._on_selection_changed)
         self.start_button = QPushButton("Start", objectName="startButton")
         self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
+        self.pause_button = QPushButton("Pause", objectName="pauseButton", enabled=False, checkable=True)
+        self.eta_label = QLabel(objectName="etaLabel")
         self.start_button.setDefault(True)
         self.progress = QProgressBar(objectName="epochProgress", textVisible=True)
         self.progress.setFormat("idle")
@@ -128,20 +155,24 @@ class MainWindow(QMainWindow):
         form.addRow("Dataset", self.dataset_combo)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Batch size", self.batch_spin)
+        form.addRow("Recipe", self.recipe_combo)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Optimizer", self.optimizer_combo)
         form.addRow("Augmentation", self.augment_combo)
         form.addRow("Transfer", self.transfer_check)
         form.addRow("", self.transfer_mode_combo)
-        form.addRow("Device", QLabel(devices.describe(devices.pick_device())))
+        form.addRow("Device", self.device_combo)
+        form.addRow("Mixed precision", self.amp_combo)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
+        buttons.addWidget(self.pause_button)
         buttons.addWidget(self.stop_button)
         setup = QGroupBox("Experiment")
         setup_layout = QVBoxLayout(setup)
         setup_layout.addLayout(form)
         setup_layout.addLayout(buttons)
         setup_layout.addWidget(self.progress)
+        setup_layout.addWidget(self.eta_label)
         setup_layout.addWidget(self.status_label)
         setup_layout.addWidget(self.error_banner)
         card = QGroupBox("About this model")
@@ -193,6 +224,8 @@ class MainWindow(QMainWindow):
 
         self.start_button.clicked.connect(self.start_training)
         self.stop_button.clicked.connect(self.stop_training)
+        self.pause_button.toggled.connect(self.pause_training)
+        self.recipe_combo.currentIndexChanged.connect(self._apply_recommended)
         self.model_combo.currentIndexChanged.connect(self._on_selection_changed)
         self.dataset_combo.currentIndexChanged.connect(self._on_selection_changed)
         self.drop_zone.imageDropped.connect(self.classify_file)
@@ -238,9 +271,25 @@ class MainWindow(QMainWindow):
         return list(spec.classes) if hasattr(spec, "classes") else [str(i) for i in range(spec.num_classes)]
 
     @Slot()
+    def _apply_recommended(self) -> None:
+        """Fill the optimiser, learning rate and batch size from the chosen recipe, or from the
+        model family's defaults (the engine's ``resolve``, so window and CLI agree)."""
+        if self.model_name is None:
+            return
+        settings = resolve(TrainConfig(model=self.model_name, recipe=self.recipe_combo.currentData()))
+        self.optimizer_combo.setCurrentIndex(max(0, self.optimizer_combo.findData(settings.optimizer)))
+        self.lr_spin.setValue(settings.lr)
+        self.batch_spin.setValue(settings.batch_size)
+        if self.recipe_combo.currentData() is not None:
+            self.augment_combo.setCurrentIndex(max(0, self.augment_combo.findData(settings.augment)))
+
+    @Slot()
     def _on_selection_changed(self) -> None:
         if self.model_name is None or self.dataset_name is None or self.training:
             return
+        if self.model_name != getattr(self, "_recommended_for", None):
+            self._recommended_for = self.model_name
+            self._apply_recommended()
         has_weights = pretrained.has_weights(self.model_name)
         self.transfer_check.setEnabled(has_weights)
         self.transfer_check.setToolTip("" if has_weights else f"{self.model_name} has no ImageNet weights in torchvision")
@@ -362,6 +411,7 @@ class MainWindow(QMainWindow):
     def _on_folder_thread_finished(self) -> None:
         loaded = not getattr(self, "_pending_failure", False)
         self._pending_failure = False
+        self._epochs_planned, self._started_at, self._first_step = 1, time.monotonic(), 1
         for obj in (self._folder_worker, self._folder_thread):
             if obj is not None:
                 obj.deleteLater()
@@ -490,7 +540,8 @@ class MainWindow(QMainWindow):
         return TrainConfig(
             model=self.model_name, dataset=self.dataset_name, epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(), lr=self.lr_spin.value(), optimizer=self.optimizer_combo.currentData(),
-            augment=self.augment_combo.currentData(), pretrained=self.transfer_check.isChecked(),
+            recipe=self.recipe_combo.currentData(), device=self.device_combo.currentData(),
+            amp=self.amp_combo.currentData(), augment=self.augment_combo.currentData(), pretrained=self.transfer_check.isChecked(),
             transfer=self.transfer_mode_combo.currentData(),
             image_size=self.bundle.native_size[0] if self.bundle is not None and self.bundle.health is not None else None,
         )
@@ -513,6 +564,7 @@ class MainWindow(QMainWindow):
         self._worker.runFinished.connect(self._on_finished)
         self._worker.runFailed.connect(self._on_failed)
         self._worker.dataProgress.connect(self._on_data_progress)
+        self._worker.notice.connect(self._on_notice)
         self._worker.done.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self._set_controls_enabled(False)
@@ -525,14 +577,35 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop_training(self) -> None:
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop()  # also releases a pause
             self.stop_button.setEnabled(False)
             self.status_label.setText("Stopping after this batch…")
 
+    @Slot(bool)
+    def pause_training(self, paused: bool) -> None:
+        """Pause holds the training thread before its next batch; Resume lets it go on."""
+        if self._worker is None:
+            return
+        if paused:
+            self._worker.trainer.request_pause()
+            self.pause_button.setText("Resume")
+            self.status_label.setText("Paused (the run waits before its next batch).")
+        else:
+            self._worker.trainer.request_resume()
+            self.pause_button.setText("Pause")
+            self.status_label.setText("Training…")
+
     def _set_controls_enabled(self, enabled: bool) -> None:
         for widget in (self.model_combo, self.dataset_combo, self.epochs_spin, self.batch_spin, self.lr_spin,
-                       self.optimizer_combo, self.augment_combo, self.start_button):
+                       self.optimizer_combo, self.augment_combo, self.start_button, self.recipe_combo,
+                       self.device_combo, self.amp_combo):
             widget.setEnabled(enabled)
+        self.pause_button.setEnabled(not enabled)
+        if enabled:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self.pause_button.blockSignals(False)
         self.transfer_check.setEnabled(enabled and pretrained.has_weights(self.model_name))
         self.transfer_mode_combo.setEnabled(enabled and self.transfer_check.isChecked())
         self.stop_button.setEnabled(not enabled)
@@ -549,8 +622,15 @@ class MainWindow(QMainWindow):
         if event.config.get("pretrained") and hasattr(self.classifier.model, "transform_input"):
             self.classifier.model.transform_input = True
         self.weights_note = "(training…)"
+        self._epochs_planned = event.epochs or event.config.get("epochs") or 1
+        self._started_at = time.monotonic()
+        self._first_step = (event.start_epoch - 1) * event.steps_per_epoch + 1
         self.status_label.setText(f"Training {event.config['model']} ({event.num_params:,} parameters) "
                                   f"on {event.device}.<br>Run folder: {html.escape(event.run_dir)}")
+
+    @Slot(object)
+    def _on_notice(self, event) -> None:
+        self.statusBar().showMessage(event.message, 30_000)
 
     @Slot(object)
     def _on_data_progress(self, event) -> None:
@@ -564,13 +644,21 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_step(self, event) -> None:
         self.plots.add_step(event.progress, event.loss)
-        self.progress.setFormat(f"epoch {event.epoch}: batch {event.step}/{event.steps_per_epoch}")
+        total = self._epochs_planned * event.steps_per_epoch
+        done = (event.epoch - 1) * event.steps_per_epoch + event.step
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"epoch {event.epoch}/{self._epochs_planned}: batch {event.step}/{event.steps_per_epoch}")
+        elapsed = time.monotonic() - self._started_at
+        fresh = done - self._first_step + 1
+        remaining = elapsed / fresh * (total - done) if fresh > 0 else 0.0
+        self.eta_label.setText(f"{event.images_per_sec:,.0f} img/s · elapsed {_clock(elapsed)} · "
+                               f"about {_clock(remaining)} left")
         self.stepShown.emit(event)
 
     @Slot(object, object)
     def _on_epoch(self, event, weights) -> None:
         self.plots.add_epoch(event.epoch, event.train_loss, event.train_acc, event.val_loss, event.val_acc)
-        self.progress.setValue(event.epoch)
         self.progress.setFormat(f"epoch {event.epoch}/{event.epochs} · val acc {event.val_acc:.3f}")
         self.classifier.model.load_state_dict(weights)
         self.weights_note = f"(epoch {event.epoch})"
@@ -591,6 +679,8 @@ class MainWindow(QMainWindow):
             text = f"Stopped after {summary['epochs']} epoch(s)."
         self.status_label.setText(f"{text}<br>Run folder: {html.escape(event.run_dir)}")
         self.progress.setFormat(summary["status"])
+        self.eta_label.setText(f"{summary.get('images_per_sec') or 0:,.0f} img/s on average · "
+                               f"{_clock(summary['seconds'])} in all")
         self._refresh_inspection()
 
     @Slot(object)

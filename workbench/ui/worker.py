@@ -12,7 +12,7 @@ import traceback
 from PySide6.QtCore import QObject, Signal, Slot
 
 from workbench.core.train import Trainer, TrainConfig
-from workbench.core.events import DataProgress, EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
+from workbench.core.events import DataProgress, EpochEnded, Notice, RunFailed, RunFinished, RunStarted, StepEnded
 
 
 class TrainingWorker(QObject):
@@ -22,6 +22,7 @@ class TrainingWorker(QObject):
     runFinished = Signal(object, object)  # RunFinished, CPU copy of the best weights
     runFailed = Signal(object)  # RunFailed
     dataProgress = Signal(object)  # DataProgress: decoding a folder, downloading weights
+    notice = Signal(object)  # Notice: something the user should know that does not stop the run
     done = Signal()  # always the last signal, whatever happened
 
     def __init__(self, config: TrainConfig, runs_root=None, bundle=None):
@@ -54,3 +55,5 @@ class TrainingWorker(QObject):
             self.runFailed.emit(event)
         elif isinstance(event, DataProgress):
             self.dataProgress.emit(event)
+        elif isinstance(event, Notice):
+            self.notice.emit(event)
