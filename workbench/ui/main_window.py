@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.optimizer_combo.addItem("SGD + momentum", "sgd")
         self.optimizer_combo.addItem("AdamW", "adamw")
         self.recipe_combo = QComboBox(objectName="recipeCombo")
-        self.recipe_combo.addItem("Recommended for the family", None)
+        self.recipe_combo.addItem("Family defaults", None)
         self.recipe_combo.setItemData(0, "Learning rate and optimiser that train this model family well on small sets",
                                       Qt.ItemDataRole.ToolTipRole)
         for recipe in RECIPES.values():
