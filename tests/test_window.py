@@ -418,3 +418,19 @@ def test_without_a_display_the_command_says_so_instead_of_aborting(tmp_path):
     assert "libxcb-cursor0" in missing and "apt-get install" in missing
     assert display_problem({"DISPLAY": ":0"}, "linux", lambda name: "libxcb-cursor.so.0") is None
     assert display_problem({}, "win32") is None and display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+
+
+def test_the_form_scrolls_rather_than_squeezing_at_800_by_600(window, qtbot):
+    window.resize(800, 600)
+    qtbot.wait(50)
+    fields = ["modelCombo", "datasetCombo", "epochsSpin", "batchSizeSpin", "recipeCombo", "learningRateSpin",
+              "deviceCombo", "ampCombo", "startButton"]
+    boxes = []
+    for name in fields:
+        widget = find(window, name)
+        assert widget.height() >= widget.minimumSizeHint().height(), name  # not squeezed
+        top = widget.mapTo(window, widget.rect().topLeft()).y()
+        boxes.append((top, top + widget.height(), name))
+    boxes.sort()
+    for (_, bottom, above), (top, _, below) in zip(boxes, boxes[1:]):
+        assert bottom <= top, f"{above} overlaps {below}"

@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -181,8 +183,14 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(setup)
         left_layout.addWidget(card, 1)
-        left.setMinimumWidth(300)
-        left.setMaximumWidth(380)
+        # Scrolls instead of squeezing the form's rows into each other on a small screen (800×600).
+        left_scroll = QScrollArea(objectName="setupScroll", widgetResizable=True)
+        left_scroll.setWidget(left)
+        left_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left.setMinimumWidth(280)
+        left_scroll.setMinimumWidth(300)
+        left_scroll.setMaximumWidth(400)
 
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.plots.loss_plot)
@@ -215,7 +223,7 @@ class MainWindow(QMainWindow):
         right.setSizes([190, 290, 350])
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
+        splitter.addWidget(left_scroll)
         splitter.addWidget(middle)
         splitter.addWidget(right)
         splitter.setSizes([330, 560, 510])
