@@ -433,11 +433,13 @@ def test_the_confusion_matrix_keeps_the_images_behind_every_cell(tmp_path, digit
         for p in range(10):
             expected = ((labels == t) & (predicted == p)).nonzero().flatten().tolist()
             assert report["cells"][t][p] == expected
+            assert report["matrix"][t][p] == len(expected)  # rows are true classes, columns predictions
     for c, row in enumerate(report["per_class"]):
-        tp = int(matrix[c, c])
-        assert row["recall"] == pytest.approx(tp / int(matrix[c].sum()))
-        if matrix[:, c].sum():
-            assert row["precision"] == pytest.approx(tp / int(matrix[:, c].sum()))
+        tp = int(((labels == c) & (predicted == c)).sum())
+        assert row["support"] == int((labels == c).sum())
+        assert row["recall"] == pytest.approx(tp / int((labels == c).sum()))
+        if (predicted == c).any():
+            assert row["precision"] == pytest.approx(tp / int((predicted == c).sum()))
     mistakes = report["most_confident_mistakes"]
     confidences = [m["confidence"] for m in mistakes]
     assert confidences == sorted(confidences, reverse=True) and mistakes

@@ -89,5 +89,10 @@ class Context:
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the group together: a rank that tears gloo down while another still talks to
+        it aborts ("terminate called without an active exception")."""
         if self.started_here and dist.is_initialized():
-            dist.destroy_process_group()
+            try:
+                dist.barrier()
+            finally:
+                dist.destroy_process_group()
