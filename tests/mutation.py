@@ -218,7 +218,8 @@ MUTANTS = [
     Mutant("P1", "workbench/cli/main.py", "predict exits 0 when files failed",
            [("return 1 if failed else 0", "return 0")], CLI),
     Mutant("P2", "workbench/cli/main.py", "--resume accepts settings it will ignore",
-           [("        if given:\n            print(", "        if False:\n            print(")], CLI),
+           [("        if given:\n            print(", "        if False:\n            print(")],
+           ["tests/test_training.py", "-k", "resume_from_the_cli"]),
     Mutant("X1", "workbench/core/export.py", "ONNX metadata left out",
            [("        entry.key, entry.value = key, value", "        pass")], CLI),
     # --- feature maps and prediction (workbench/core/inspection.py) -------------------------------------

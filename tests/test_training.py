@@ -370,6 +370,7 @@ def test_a_dead_loader_worker_falls_back_to_the_main_process(tmp_path, small_dig
     assert any("worker process died" in n and "main process" in n for n in notices)
     steps = [e for e in events if isinstance(e, StepEnded)]
     assert len(steps) == 2 * 10  # nothing skipped: 320 images in batches of 32, twice
+    assert [r["train_images"] for r in RunStore.read_metrics(tmp_path / "r")] == [320, 320]
 
 
 def test_pause_holds_the_loop_within_one_batch(tmp_path, small_digits):
@@ -497,6 +498,7 @@ def test_torchrun_trains_on_two_gloo_processes_and_resumes(tmp_path):
     assert summary["world_size"] == 2 and summary["status"] == "completed" and summary["test_acc"] > 0.6
     steps = RunStore.read_steps(out)
     assert [r["step"] for r in steps] == list(range(1, 21))
+    assert RunStore.read_metrics(out)[0]["train_images"] == 1248  # both halves counted in the epoch's figures
     val = json.loads((out / "val_eval.json").read_text())
     assert val["images"] == 270 and sum(map(sum, val["matrix"])) == 270
     assert sorted(i for row in val["cells"] for cell in row for i in cell) == list(range(270))

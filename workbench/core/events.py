@@ -64,6 +64,8 @@ class EpochEnded:
     train_top5: float | None = None
     val_top5: float | None = None
     """Top-5 accuracies, for sets of more than 10 classes."""
+    train_images: int = 0
+    """Training images this epoch, all processes together."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import paths
 
 METRIC_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "train_top5", "val_top5", "lr",
-                 "images_per_sec", "seconds", "best")
+                 "images_per_sec", "train_images", "seconds", "best")
 STEP_FIELDS = ("epoch", "step", "global_step", "loss", "acc", "lr", "images_per_sec")
 
 
@@ -105,7 +105,7 @@ def read_csv(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as fh:
         rows = []
         for row in csv.DictReader(fh):
-            rows.append({k: (None if v in ("", None) else int(v) if k in ("epoch", "step", "global_step", "best")
+            rows.append({k: (None if v in ("", None) else int(v) if k in ("epoch", "step", "global_step", "best", "train_images")
                              else float(v)) for k, v in row.items()})
         return rows
 

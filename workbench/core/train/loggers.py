@@ -47,6 +47,7 @@ class FileLogger(Callback):
         row = {"epoch": event.epoch, "train_loss": event.train_loss, "train_acc": event.train_acc,
                "val_loss": event.val_loss, "val_acc": event.val_acc, "train_top5": event.train_top5,
                "val_top5": event.val_top5, "lr": event.lr, "images_per_sec": event.images_per_sec,
+               "train_images": event.train_images,
                "seconds": event.seconds, "best": event.is_best}
         with self.store.metrics_path.open("a", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow([_cell(row[k]) for k in METRIC_FIELDS])

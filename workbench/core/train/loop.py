@@ -408,7 +408,7 @@ class Trainer:
             event = EpochEnded(epoch, cfg.epochs, train["loss"], train["acc"], val.mean_loss, val.accuracy,
                                self.best_acc, is_best, seconds, self.best_epoch, self.optimizer.param_groups[0]["lr"],
                                train["images_per_sec"], train["top5"] if many else None,
-                               val.top5_accuracy if many else None)
+                               val.top5_accuracy if many else None, int(train["images"]))
             if is_best:
                 self._report("val", val)
             self._epoch_rngs = self.ctx.gather(self._rng_state())  # a collective: every rank, before the saver
@@ -506,8 +506,8 @@ class Trainer:
         imgs = sum(r[0] for r in rates)
         secs = sum(r[1] for r in rates)
         if not seen:
-            return {"loss": math.nan, "acc": math.nan, "top5": math.nan, "images_per_sec": 0.0}
-        return {"loss": loss_sum / seen, "acc": correct / seen, "top5": top5 / seen,
+            return {"loss": math.nan, "acc": math.nan, "top5": math.nan, "images_per_sec": 0.0, "images": 0}
+        return {"loss": loss_sum / seen, "acc": correct / seen, "top5": top5 / seen, "images": seen,
                 "images_per_sec": self.ctx.world * imgs / secs if secs else 0.0}
 
     def _flush(self, epoch: int, pending: list, clock: list) -> tuple[int, float]:
