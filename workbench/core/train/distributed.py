@@ -88,11 +88,14 @@ class Context:
         if self.active:
             dist.barrier()
 
-    def close(self) -> None:
-        """Leave the group together: a rank that tears gloo down while another still talks to
-        it aborts ("terminate called without an active exception")."""
+    def close(self, together: bool = True) -> None:
+        """Leave the group. After a good run the ranks leave together (a rank that tears gloo
+        down while another still talks to it aborts: "terminate called without an active
+        exception"); after a failure this rank leaves at once, since the others may be inside a
+        different collective, and torchrun stops them when this process exits non-zero."""
         if self.started_here and dist.is_initialized():
             try:
-                dist.barrier()
+                if together:
+                    dist.barrier()
             finally:
                 dist.destroy_process_group()

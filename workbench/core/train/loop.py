@@ -165,7 +165,7 @@ class Trainer:
             if isinstance(exc, KeyboardInterrupt):
                 raise
         finally:
-            self.ctx.close()
+            self.ctx.close(together=summary.get("status") != "failed")
         return summary
 
     def _prepare(self) -> None:
