@@ -4,6 +4,7 @@ import sysconfig
 from pathlib import Path
 
 import models
+import pytest
 from workbench.cli import main
 
 
@@ -140,8 +141,6 @@ def test_degradation_demo_trains_from_the_cli(tmp_path, monkeypatch, capsys):
 
 
 def test_bad_values_are_named_before_anything_is_written(tmp_path, capsys, workbench_home):
-    import pytest
-
     cases = {
         ("summary", "resnet18", "--classes", "0"): "--classes: expected a whole number of at least 1, not '0'",
         ("train", "--input-size", "0"): "--input-size: expected a whole number of at least 8, not '0'",
@@ -181,8 +180,9 @@ def _digit_files(folder, digits, count=6):
     paths = []
     for i in range(count):
         pixels = images[i, 0]
-        pixels = pixels if pixels.dtype.is_floating_point is False else (pixels * 255).round().to(dtype=images.dtype)
-        Image.fromarray(pixels.to(dtype=__import__("torch").uint8).numpy(), mode="L").save(folder / f"d{i}.png")
+        if pixels.is_floating_point():
+            pixels = (pixels * 255).round()
+        Image.fromarray(pixels.byte().numpy(), mode="L").save(folder / f"d{i}.png")
         paths.append(folder / f"d{i}.png")
     return paths, labels[:count].tolist()
 
@@ -247,16 +247,10 @@ def test_export_onnx_matches_pytorch_on_real_images(tmp_path, capsys, digits):
     assert theirs.shape == (64, 10)  # a batch size other than the export's
     assert np.abs(theirs - ours).max() < 1e-4 and (theirs.argmax(1) == ours.argmax(1)).all()
     meta = read_metadata(tmp_path / "m.onnx")
-    assert json.loads(meta["classes"]) == digits.classes and json.loads(meta["mean"]) == pytest_approx(best["mean"])
+    assert json.loads(meta["classes"]) == digits.classes and json.loads(meta["mean"]) == pytest.approx(best["mean"])
     assert json.loads(meta["input_size"]) == [1, 32, 32]
 
     assert main(["export", str(run), "--format", "state_dict", "--out", str(tmp_path / "w.pt")]) == 0
     state = torch.load(tmp_path / "w.pt", weights_only=True)
-    model = __import__("models").create_model("resnet20", num_classes=10, in_channels=1)
+    model = models.create_model("resnet20", num_classes=10, in_channels=1)
     model.load_state_dict(state)
-
-
-def pytest_approx(value):
-    import pytest
-
-    return pytest.approx(value)

@@ -6,7 +6,7 @@ import csv
 import math
 from pathlib import Path
 
-from ..events import EpochEnded, Evaluated, Notice, RunFailed, RunFinished, RunStarted, StepEnded
+from ..events import EpochEnded, Evaluated, Notice, RunStarted, StepEnded
 from ..runs import METRIC_FIELDS, STEP_FIELDS, RunStore, read_csv
 from .callbacks import Callback
 
@@ -111,5 +111,3 @@ class TensorBoardLogger(Callback):
 
     on_run_end = on_exception = _close
 
-
-__all__ = ["FileLogger", "TensorBoardLogger", "RunFailed", "RunFinished"]
