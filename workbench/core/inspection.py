@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 
 from .datasets import Preprocess, image_to_tensor
 
-__all__ = ["LayerInfo", "ModelSummary", "summarize", "format_summary", "human_count", "feature_maps", "tile_maps", "Classifier"]
+__all__ = ["LayerInfo", "ModelSummary", "summarize", "count_macs", "format_summary", "human_count", "feature_maps", "tile_maps", "Classifier"]
 
 
 @dataclass
@@ -125,6 +125,14 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int], device: str |
         total_macs=int(counter.get_total_flops()) // 2,
         stem_info=getattr(model, "stem_info", ""),
     )
+
+
+def count_macs(model: nn.Module, input_shape: tuple[int, int, int], device: str | torch.device = "cpu") -> int:
+    """Multiply-adds of one forward pass of one image (eval mode, nothing recorded per layer)."""
+    counter = FlopCounterMode(display=False)
+    with _eval_mode(model), torch.no_grad(), counter:
+        model(torch.zeros(1, *input_shape, device=device))
+    return int(counter.get_total_flops()) // 2
 
 
 def human_count(n: int) -> str:

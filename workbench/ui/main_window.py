@@ -1,4 +1,10 @@
-"""The main window: pick a model and dataset, train live, drop an image, look inside."""
+"""The main window: a shell that lays out the views and wires them to the controllers.
+
+Left, the experiment form and the model's card; in the centre, tabs for training (live curves
+and the probe image), the dataset's health, the evaluation and the runs; right, the drop zone,
+the prediction and the layer explorer. Every slow thing runs off the UI thread: training on
+the training controller's thread, everything else through ``jobs.JobRunner``; the status bar
+says what is running."""
 
 from __future__ import annotations
 
@@ -7,181 +13,100 @@ import time
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import Qt, QThread, Signal, Slot
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QFileDialog,
-    QDoubleSpinBox,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-import models
 from workbench.core import devices, pretrained
-from workbench.core.data.augment import PRESETS
 from workbench.core.data.folder_bundle import DEFAULT_IMAGE_SIZE
-from workbench.core.datasets import (
-    DataBundle,
-    DatasetError,
-    get_dataset_info,
-    image_to_tensor,
-    is_folder_dataset,
-    list_datasets,
-    load_dataset,
-)
-from workbench.core.train import RECIPES, TrainConfig, resolve, resolve_input_size
-from workbench.core.inspection import Classifier, human_count, summarize
+from workbench.core.datasets import get_dataset_info, is_folder_dataset
 from workbench.core.runs import default_runs_root
+from workbench.core.train import TrainConfig
 
+from . import cost
+from .controllers.inspection import InspectionController
+from .controllers.runs import RunsController
+from .controllers.training import TrainingController
 from .folder_worker import FolderWorker
-from .health_view import HealthReportView
-from .inspector import DropZone, FeatureMapView, LayerTree, PredictionView
-from .plots import TrainingPlots
-from .worker import TrainingWorker
+from .jobs import JobRunner
+from .state import Session
+from .views.evaluation_view import EvaluationView
+from .views.experiment_form import FOLDER_ENTRY, ExperimentForm, clock
+from .views.health_view import HealthReportView
+from .views.inspector import DropZone, FeatureMapView, LayerTree, PredictionView
+from .views.model_card import ModelCard
+from .views.probe_view import ProbeView
+from .views.runs_view import RunsView
+from .views.training_plots import TrainingPlots
 
-FOLDER_ENTRY = "__image_folder__"
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 
 
 class MainWindow(QMainWindow):
     # Emitted in the UI thread once the window has shown what happened (for automation and tests).
-    stepShown = Signal(object)  # StepEnded
+    stepShown = Signal(object)  # the last StepEnded of a coalesced batch
     epochShown = Signal(object)  # EpochEnded
     trainingEnded = Signal(object)  # the run's summary dict
-    folderLoaded = Signal(object)  # the DataBundle of an image folder, or None when it failed
+    folderLoaded = Signal(object)  # the DataBundle of an image folder, or 0 when it failed
+    modelShown = Signal(object)  # the ModelSummary of the model now classified and inspected
+    evaluationShown = Signal(object)  # the report shown in the evaluation view
+    runsShown = Signal(object)  # the rows shown in the runs table
+    comparisonShown = Signal(object)  # the rows compared
 
-    def __init__(self, runs_root: str | Path | None = None):
+    def __init__(self, runs_root: str | Path | None = None, settings: QSettings | None = None):
         super().__init__()
         self.setWindowTitle("CNN Workbench")
-        self.resize(1400, 860)
+        self.resize(1400, 880)
         self.runs_root = Path(runs_root) if runs_root else default_runs_root()
-        self.bundle: DataBundle | None = None
-        self.classifier: Classifier | None = None
-        self.image: torch.Tensor | None = None
-        self.image_caption = ""
-        self.weights_note = "(untrained)"
-        self.last_summary: dict | None = None
-        self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
+        self.settings = settings if settings is not None else QSettings("CNN Workbench", "CNN Workbench")
+        self.session = Session(self)
+        self.jobs = JobRunner(self, workers=1, name="model")  # everything that touches the model, in order
+        self.io_jobs = JobRunner(self, workers=2, name="io")  # files and measurements
+        self.inspection = InspectionController(self.jobs, self)
+        self.training_controller = TrainingController(self.runs_root, self)
+        self.runs = RunsController(self.runs_root, self.io_jobs, self)
         self._folder_thread: QThread | None = None
         self._folder_worker: FolderWorker | None = None
         self._previous_dataset = 0
         self._pending_failure = False
+        self._recommended_for: str | None = None
         self._epochs_planned, self._started_at, self._first_step = 1, time.monotonic(), 1
+        self._rates: dict[str, float] = {}
         self.setAcceptDrops(True)  # a folder dropped anywhere on the window becomes the dataset
 
-        self.plots = TrainingPlots(self)
         self._build_ui()
-        self._populate()
-        self._on_selection_changed()
+        self._connect()
+        self._restore_settings()
+        self.on_selection_changed()
+        self.runs.refresh()
 
     # -- layout --------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.model_combo = QComboBox(objectName="modelCombo")
-        self.dataset_combo = QComboBox(objectName="datasetCombo")
-        self.epochs_spin = QSpinBox(objectName="epochsSpin", minimum=1, maximum=10_000, value=10)
-        self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=1, maximum=65_536, value=32)
-        self.lr_spin = QDoubleSpinBox(objectName="learningRateSpin", decimals=6, minimum=1e-6, maximum=10.0,
-                                      singleStep=1e-4, value=1e-3)
-        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
-        self.optimizer_combo.addItem("Adam", "adam")
-        self.optimizer_combo.addItem("SGD + momentum", "sgd")
-        self.optimizer_combo.addItem("AdamW", "adamw")
-        self.recipe_combo = QComboBox(objectName="recipeCombo")
-        self.recipe_combo.addItem("Family defaults", None)
-        self.recipe_combo.setItemData(0, "Learning rate and optimiser that train this model family well on small sets",
-                                      Qt.ItemDataRole.ToolTipRole)
-        for recipe in RECIPES.values():
-            self.recipe_combo.addItem(recipe.title, recipe.name)
-            self.recipe_combo.setItemData(self.recipe_combo.count() - 1, recipe.source, Qt.ItemDataRole.ToolTipRole)
-        self.device_combo = QComboBox(objectName="deviceCombo")
-        self.device_combo.addItem(f"auto ({devices.describe(devices.pick_device())})", "auto")
-        for name in devices.available_devices():
-            self.device_combo.addItem(devices.describe(devices.pick_device(name)), name)
-        self.amp_combo = QComboBox(objectName="ampCombo")
-        self.amp_combo.addItem("off (fp32)", "off")
-        self.amp_combo.addItem("bf16", "bf16")
-        self.amp_combo.addItem("fp16 (CUDA)", "fp16")
-        self.amp_combo.setToolTip("Mixed precision: faster on recent GPUs; slower on CPUs without bf16 units")
-        self.augment_combo = QComboBox(objectName="augmentCombo")
-        for name, text in PRESETS.items():
-            self.augment_combo.addItem(name.replace("_", " + ") if name == "flip_crop" else name.replace("_", " "), name)
-            self.augment_combo.setItemData(self.augment_combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
-        self.transfer_check = QCheckBox("Start from ImageNet weights", objectName="transferCheck")
-        self.transfer_mode_combo = QComboBox(objectName="transferModeCombo", enabled=False)
-        self.transfer_mode_combo.addItem("fine-tune all layers", "finetune")
-        self.transfer_mode_combo.addItem("extract features", "extract")
-        self.transfer_mode_combo.setItemData(1, "frozen backbone and BatchNorm statistics; only the new head learns",
-                                             Qt.ItemDataRole.ToolTipRole)
-        self.transfer_mode_combo.setItemData(0, "every layer learns; the backbone at a tenth of the head's learning rate",
-                                             Qt.ItemDataRole.ToolTipRole)
-        self.transfer_check.toggled.connect(self.transfer_mode_combo.setEnabled)
-        self.transfer_check.toggled.connect(self._on_selection_changed)
-        self.start_button = QPushButton("Start", objectName="startButton")
-        self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
-        self.pause_button = QPushButton("Pause", objectName="pauseButton", enabled=False, checkable=True)
-        self.eta_label = QLabel(objectName="etaLabel")
-        self.start_button.setDefault(True)
-        self.progress = QProgressBar(objectName="epochProgress", textVisible=True)
-        self.progress.setFormat("idle")
-        self.status_label = QLabel(objectName="runStatus", wordWrap=True)
-        self.error_banner = QLabel(objectName="errorBanner", wordWrap=True, visible=False)
-        self.error_banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c13; border: 1px solid #f5c2bd; "
-                                        "border-radius: 4px; padding: 6px; }")
-        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.model_card = QLabel(objectName="modelCard", wordWrap=True, openExternalLinks=True)
-        self.model_card.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.model_card.setTextFormat(Qt.TextFormat.RichText)
-
-        form = QFormLayout()
-        form.addRow("Model", self.model_combo)
-        form.addRow("Dataset", self.dataset_combo)
-        form.addRow("Epochs", self.epochs_spin)
-        form.addRow("Batch size", self.batch_spin)
-        form.addRow("Recipe", self.recipe_combo)
-        form.addRow("Learning rate", self.lr_spin)
-        form.addRow("Optimizer", self.optimizer_combo)
-        form.addRow("Augmentation", self.augment_combo)
-        form.addRow("Transfer", self.transfer_check)
-        form.addRow("", self.transfer_mode_combo)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Mixed precision", self.amp_combo)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.pause_button)
-        buttons.addWidget(self.stop_button)
-        setup = QGroupBox("Experiment")
-        setup_layout = QVBoxLayout(setup)
-        setup_layout.addLayout(form)
-        setup_layout.addLayout(buttons)
-        setup_layout.addWidget(self.progress)
-        setup_layout.addWidget(self.eta_label)
-        setup_layout.addWidget(self.status_label)
-        setup_layout.addWidget(self.error_banner)
+        self.form = ExperimentForm()
+        for name in ("model_combo", "dataset_combo", "epochs_spin", "batch_spin", "lr_spin", "optimizer_combo",
+                     "recipe_combo", "device_combo", "amp_combo", "augment_combo", "transfer_check",
+                     "transfer_mode_combo", "start_button", "stop_button", "pause_button", "eta_label", "progress",
+                     "status_label", "error_banner"):
+            setattr(self, name, getattr(self.form, name))
+        self.model_card = ModelCard()
         card = QGroupBox("About this model")
         QVBoxLayout(card).addWidget(self.model_card)
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(setup)
+        left_layout.addWidget(self.form)
         left_layout.addWidget(card, 1)
         # Scrolls instead of squeezing the form's rows into each other on a small screen (800×600).
         left_scroll = QScrollArea(objectName="setupScroll", widgetResizable=True)
@@ -190,16 +115,22 @@ class MainWindow(QMainWindow):
         left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left.setMinimumWidth(280)
         left_scroll.setMinimumWidth(300)
-        left_scroll.setMaximumWidth(400)
+        left_scroll.setMaximumWidth(420)
 
-        plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(self.plots.loss_plot)
-        plots.addWidget(self.plots.accuracy_plot)
+        self.plots = TrainingPlots()
+        self.probe_view = ProbeView()
+        training = QSplitter(Qt.Orientation.Vertical, objectName="trainingView")
+        training.addWidget(self.plots)
+        training.addWidget(self.probe_view)
+        training.setSizes([620, 200])
         self.health_view = HealthReportView()
-        middle = QTabWidget(objectName="centreTabs")
-        middle.addTab(plots, "Training")
-        middle.addTab(self.health_view, "Dataset health")
-        self.centre_tabs = middle
+        self.evaluation_view = EvaluationView()
+        self.runs_view = RunsView()
+        self.centre_tabs = QTabWidget(objectName="centreTabs")
+        self.centre_tabs.addTab(training, "Training")
+        self.centre_tabs.addTab(self.health_view, "Dataset health")
+        self.centre_tabs.addTab(self.evaluation_view, "Evaluation")
+        self.centre_tabs.addTab(self.runs_view, "Runs")
 
         self.drop_zone = DropZone()
         self.prediction_view = PredictionView()
@@ -216,88 +147,153 @@ class MainWindow(QMainWindow):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(image_box)
         top_layout.addWidget(self.prediction_view, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
+        right = QSplitter(Qt.Orientation.Vertical, objectName="explorerSplitter")
         right.addWidget(top)
         right.addWidget(self.layer_tree)
         right.addWidget(self.feature_map_view)
         right.setSizes([190, 290, 350])
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left_scroll)
-        splitter.addWidget(middle)
-        splitter.addWidget(right)
-        splitter.setSizes([330, 560, 510])
-        self.setCentralWidget(splitter)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
+        self.splitter.addWidget(left_scroll)
+        self.splitter.addWidget(self.centre_tabs)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([340, 600, 460])
+        self.setCentralWidget(self.splitter)
+
+        self.busy_bar = QProgressBar(objectName="busyIndicator", maximumWidth=120, textVisible=False, visible=False)
+        self.busy_bar.setRange(0, 0)
+        self.busy_label = QLabel(objectName="busyLabel")
+        self.statusBar().addPermanentWidget(self.busy_label)
+        self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().showMessage(f"Runs are saved under {self.runs_root}")
 
-        self.start_button.clicked.connect(self.start_training)
-        self.stop_button.clicked.connect(self.stop_training)
-        self.pause_button.toggled.connect(self.pause_training)
-        self.recipe_combo.currentIndexChanged.connect(self._apply_recommended)
-        self.model_combo.currentIndexChanged.connect(self._on_selection_changed)
-        self.dataset_combo.currentIndexChanged.connect(self._on_selection_changed)
+    def _connect(self) -> None:
+        form = self.form
+        form.selectionChanged.connect(self.on_selection_changed)
+        form.changed.connect(self._update_cost)
+        form.start_button.clicked.connect(self.start_training)
+        form.stop_button.clicked.connect(self.stop_training)
+        form.pause_button.toggled.connect(self.pause_training)
         self.drop_zone.imageDropped.connect(self.classify_file)
         self.drop_zone.folderDropped.connect(self.open_folder)
-        self.layer_tree.itemSelectionChanged.connect(self._show_feature_maps)
+        self.layer_tree.itemSelectionChanged.connect(self._on_layer_selected)
+        self.probe_view.layerChosen.connect(self.inspection.set_probe_layer)
 
-    def _populate(self) -> None:
-        by_family: dict[str, list[models.ModelInfo]] = {}
-        for name in models.list_models():
-            info = models.get_model_info(name)
-            by_family.setdefault(info.family, []).append(info)
-        bold = QFont()
-        bold.setBold(True)
-        for family, infos in sorted(by_family.items(), key=lambda kv: min(i.year for i in kv[1])):
-            self.model_combo.addItem(family)
-            header = self.model_combo.model().item(self.model_combo.count() - 1)
-            header.setEnabled(False)
-            header.setFont(bold)
-            for info in sorted(infos, key=lambda i: (i.year, i.name)):
-                self.model_combo.addItem(f"    {info.name}", info.name)
-        self.model_combo.setCurrentIndex(self.model_combo.findData("lenet5"))
-        for name in list_datasets():
-            self.dataset_combo.addItem(get_dataset_info(name).title, name)
-        self.dataset_combo.insertSeparator(self.dataset_combo.count())
-        self.dataset_combo.addItem("Image folder…", FOLDER_ENTRY)
+        for runner in (self.jobs, self.io_jobs):
+            runner.busyChanged.connect(self._on_busy)
+        ins = self.inspection
+        ins.modelReady.connect(self._on_model_ready)
+        ins.imageChanged.connect(self._on_image)
+        ins.predictionsReady.connect(self.prediction_view.show_predictions)
+        ins.mapsReady.connect(self._on_maps)
+        ins.probeReady.connect(self.probe_view.show_result)
+        ins.failed.connect(self._show_error)
+        ins.cleared.connect(self._on_image_cleared)
 
-    # -- selection and the inspection model ------------------------------------------------
+        tr = self.training_controller
+        tr.runStarted.connect(self._on_run_started)
+        tr.stepsEnded.connect(self._on_steps)
+        tr.epochEnded.connect(self._on_epoch)
+        tr.runFinished.connect(self._on_finished)
+        tr.runFailed.connect(self._on_failed)
+        tr.dataProgress.connect(self._on_data_progress)
+        tr.notice.connect(self._on_notice)
+        tr.ended.connect(self._on_training_ended)
+
+        rv = self.runs_view
+        self.runs.runsRead.connect(self._on_runs_read)
+        self.runs.comparisonRead.connect(self._on_comparison_read)
+        self.runs.failed.connect(self._show_error)
+        self.runs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        rv.refreshRequested.connect(self.runs.refresh)
+        rv.openRequested.connect(self.open_run)
+        rv.resumeRequested.connect(self.resume_run)
+        rv.compareRequested.connect(self.runs.compare)
+        rv.renameRequested.connect(self.runs.rename)
+        rv.deleteRequested.connect(self.delete_runs)
+        rv.exportPngRequested.connect(self.export_png)
+        rv.exportCsvRequested.connect(self.export_csv)
+        rv.degradationRequested.connect(self.start_degradation)
+
+    # -- the session as tests and views read it -----------------------------------------------
     @property
-    def model_name(self) -> str:
-        return self.model_combo.currentData()
+    def model_name(self) -> str | None:
+        return self.form.model_name
 
     @property
-    def dataset_name(self) -> str:
-        return self.dataset_combo.currentData()
+    def dataset_name(self) -> str | None:
+        return self.form.dataset_name
+
+    @property
+    def bundle(self):
+        return self.session.bundle
+
+    @bundle.setter
+    def bundle(self, value) -> None:
+        self.session.set(bundle=value)
+
+    @property
+    def classifier(self):
+        return self.inspection.classifier
+
+    @property
+    def image(self) -> torch.Tensor | None:
+        return self.inspection.image
+
+    @property
+    def image_caption(self) -> str:
+        return self.inspection.caption
+
+    @property
+    def last_summary(self) -> dict | None:
+        return self.training_controller.last_summary
+
+    @property
+    def training(self) -> bool:
+        """A run (or a queue of runs) is under way."""
+        return self.training_controller.running
+
+    @property
+    def _worker(self):
+        return self.training_controller.worker
+
+    @property
+    def _thread(self):
+        return self.training_controller.thread
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or running off the UI thread (training aside)."""
+        return not self.jobs.busy and not self.io_jobs.busy and self._folder_thread is None
 
     @property
     def data_spec(self):
         """The loaded dataset, or, before its download, what is known of it (same attributes)."""
-        return self.bundle if self.bundle is not None else get_dataset_info(self.dataset_name)
+        if self.bundle is not None:
+            return self.bundle
+        return get_dataset_info(self.dataset_name)
 
-    def _classes(self) -> list[str]:
-        spec = self.data_spec
-        return list(spec.classes) if hasattr(spec, "classes") else [str(i) for i in range(spec.num_classes)]
+    def config(self) -> TrainConfig:
+        bundle = self.bundle
+        folder_size = bundle.native_size[0] if bundle is not None and bundle.health is not None else None
+        return self.form.config(image_size=folder_size)
 
+    # -- busy state ------------------------------------------------------------------------------
+    @Slot(bool)
+    def _on_busy(self, _busy: bool) -> None:
+        busy = self.jobs.busy or self.io_jobs.busy
+        self.busy_bar.setVisible(busy)
+        what = ", ".join(filter(None, (self.jobs.describe(), self.io_jobs.describe())))
+        self.busy_label.setText(f"{what}…" if busy and what else "")
+
+    # -- selection and the inspection model ------------------------------------------------
     @Slot()
-    def _apply_recommended(self) -> None:
-        """Fill the optimiser, learning rate and batch size from the chosen recipe, or from the
-        model family's defaults (the engine's ``resolve``, so window and CLI agree)."""
-        if self.model_name is None:
+    def on_selection_changed(self) -> None:
+        if self.model_name is None or self.dataset_name is None or self.training_controller.running:
             return
-        settings = resolve(TrainConfig(model=self.model_name, recipe=self.recipe_combo.currentData()))
-        self.optimizer_combo.setCurrentIndex(max(0, self.optimizer_combo.findData(settings.optimizer)))
-        self.lr_spin.setValue(settings.lr)
-        self.batch_spin.setValue(settings.batch_size)
-        if self.recipe_combo.currentData() is not None:
-            self.augment_combo.setCurrentIndex(max(0, self.augment_combo.findData(settings.augment)))
-
-    @Slot()
-    def _on_selection_changed(self) -> None:
-        if self.model_name is None or self.dataset_name is None or self.training:
-            return
-        if self.model_name != getattr(self, "_recommended_for", None):
+        if self.model_name != self._recommended_for:
             self._recommended_for = self.model_name
-            self._apply_recommended()
+            self.form.apply_recommended()
         has_weights = pretrained.has_weights(self.model_name)
         self.transfer_check.setEnabled(has_weights)
         self.transfer_check.setToolTip("" if has_weights else f"{self.model_name} has no ImageNet weights in torchvision")
@@ -313,19 +309,97 @@ class MainWindow(QMainWindow):
             self.open_folder(self.dataset_name)
             return
         self._show_error("")
-        try:
-            if self.bundle is None or self.bundle.name != self.dataset_name:
-                self._load_bundle()
-            self._build_inspection_model(self.model_name, self._input_shape())
-        except (DatasetError, ValueError, RuntimeError) as exc:
-            self._show_error(str(exc))
+        self.inspection.build(self.model_name, self.dataset_name, self.bundle, self.transfer_check.isChecked())
+        self.settings.setValue("form/model", self.model_name)
+        if not is_folder_dataset(self.dataset_name):
+            self.settings.setValue("form/dataset", self.dataset_name)
 
-    def _input_shape(self) -> tuple[int, int, int]:
-        spec = self.data_spec
-        if self.transfer_check.isChecked():
-            crop = pretrained.weights_for(self.model_name).crop_size
-            return (spec.in_channels, crop, crop)
-        return resolve_input_size(self.model_name, spec)
+    @Slot(object)
+    def _on_model_ready(self, prepared) -> None:
+        if prepared.bundle != 0 or not prepared.run_dir:
+            self.bundle = prepared.bundle if prepared.bundle != 0 else None
+        if prepared.message:
+            self.status_label.setText(html.escape(prepared.message))
+        elif not self.training_controller.running and not prepared.run_dir and self._folder_thread is None:
+            self.status_label.setText("")
+        self.layer_tree.show_summary(prepared.summary)
+        self.model_card.show_model(prepared.summary, prepared.note if prepared.run_dir else "")
+        self.feature_map_view.clear_maps("Select a layer to see its feature maps")
+        self.probe_view.set_layers(getattr(prepared.classifier.model, "feature_info", []))
+        self.session.set(model_name=prepared.summary.model)
+        self._update_cost()
+        self.modelShown.emit(prepared.summary)
+
+    @Slot(object, str)
+    def _on_image(self, image, caption: str) -> None:
+        self.drop_zone.show_image(image, caption)
+        self.image_label.setText(f"<small>{html.escape(caption)}</small>")
+        self.probe_view.set_image(image, caption)
+
+    @Slot()
+    def _on_image_cleared(self) -> None:
+        self.drop_zone.clear()
+        self.drop_zone.setText("Drop an image here\n(or click)")
+        self.image_label.setText("")
+        self.prediction_view.show_predictions([], "")
+
+    @Slot(str)
+    def classify_file(self, path: str) -> None:
+        if self.classifier is None:
+            return
+        self._show_error("")
+        self.inspection.classify_file(path, self.data_spec)
+        self.statusBar().showMessage(f"Classifying {Path(path).name}…", 5000)
+
+    @Slot()
+    def _on_layer_selected(self) -> None:
+        self.inspection.show_layer(self.layer_tree.selected_layer())
+
+    @Slot(str, object)
+    def _on_maps(self, layer: str, maps) -> None:
+        if layer != self.layer_tree.selected_layer():
+            return
+        if isinstance(maps, str):
+            self.feature_map_view.clear_maps(maps)
+        else:
+            self.feature_map_view.show_maps(layer, maps)
+
+    def select_layer(self, layer: str) -> None:
+        item = self.layer_tree.item_for(layer)
+        if item is None:
+            raise KeyError(layer)
+        self.layer_tree.setCurrentItem(item)
+
+    # -- cost -----------------------------------------------------------------------------------
+    def _train_images(self) -> int | None:
+        if self.bundle is not None:
+            return len(self.bundle.train)
+        return cost.KNOWN_TRAIN_IMAGES.get(self.dataset_name or "")
+
+    @Slot()
+    def _update_cost(self) -> None:
+        summary = self.inspection.summary
+        if summary is None:
+            return
+        device = devices.pick_device(self.form.device_combo.currentData())
+        key = str(device)
+        self._check_config()
+        if key not in self._rates:
+            self.form.show_cost(summary.total_macs, self._train_images(), None, key)
+            self.io_jobs.submit(f"rate:{key}", lambda: cost.measure_rate(device),
+                                lambda rate: (self._rates.__setitem__(key, rate), self._update_cost()),
+                                what=f"measuring {key}")
+            return
+        images = self._train_images()
+        seconds = cost.epoch_seconds(summary.total_macs, images, self.form.batch_spin.value(), self._rates[key],
+                                     device.type) if images else None
+        self.form.show_cost(summary.total_macs, images, seconds, devices.describe(device))
+
+    def _check_config(self) -> None:
+        """Explain, next to Start, why the settings cannot run; Start waits until they can."""
+        problem = cost.config_problem(self.config(), self._train_images())
+        self.form.show_problem(problem)
+        self.start_button.setEnabled(not problem and not self.training_controller.running and self._folder_thread is None)
 
     # -- image folders -------------------------------------------------------------------------------
     def _folder_image_size(self) -> int:
@@ -335,7 +409,8 @@ class MainWindow(QMainWindow):
         return DEFAULT_IMAGE_SIZE
 
     def _choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder of images per class")
+        start = str(self.settings.value("data/folder", "") or "")
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder of images per class", start)
         if path:
             self.open_folder(path)
         else:
@@ -344,9 +419,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def open_folder(self, path: str) -> None:
         """Scan, split and decode a class-per-folder set in a worker thread; the window stays live."""
-        if self.training or self._folder_thread is not None:
+        if self.training_controller.running or self._folder_thread is not None:
             return
         path = str(Path(path).expanduser().resolve())
+        self.settings.setValue("data/folder", str(Path(path).parent))
         self.dataset_combo.blockSignals(True)  # inserting an item moves the current index: no re-entry
         try:
             index = self.dataset_combo.findData(path)
@@ -358,8 +434,9 @@ class MainWindow(QMainWindow):
         finally:
             self.dataset_combo.blockSignals(False)
         self._show_error("")
-        self._set_controls_enabled(False)
+        self.form.set_running(True)
         self.stop_button.setEnabled(False)
+        self.pause_button.setEnabled(False)
         self.progress.setRange(0, 0)
         self.progress.setFormat(f"scanning {Path(path).name}…")
         self.status_label.setText(f"Reading {html.escape(path)}…")
@@ -395,13 +472,8 @@ class MainWindow(QMainWindow):
             f"{health.usable} images in {len(health.classes)} classes"
             + (f"; {len(health.skipped)} file(s) skipped (see Dataset health)" if health.skipped else "")
             + (f"<br>{html.escape(health.changes)}" if health.changes else ""))
-        sample, label = bundle.test[0] if len(bundle.test) else bundle.train[0]
-        sample = sample.float() / 255 if sample.dtype == torch.uint8 else sample
-        self._set_image(sample, f"test image 0 (label {bundle.classes[int(label)]})")
-        try:
-            self._build_inspection_model(self.model_name, self._input_shape())
-        except (ValueError, RuntimeError) as exc:
-            self._show_error(str(exc))
+        self.inspection.image = None  # the folder's first test image replaces the last one
+        self.inspection.build(self.model_name, bundle.name, bundle, self.transfer_check.isChecked())
 
     @Slot(str, str)
     def _on_folder_failed(self, message: str, details: str) -> None:
@@ -417,15 +489,15 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_folder_thread_finished(self) -> None:
-        loaded = not getattr(self, "_pending_failure", False)
+        loaded = not self._pending_failure
         self._pending_failure = False
-        self._epochs_planned, self._started_at, self._first_step = 1, time.monotonic(), 1
         for obj in (self._folder_worker, self._folder_thread):
             if obj is not None:
                 obj.deleteLater()
         self._folder_worker = self._folder_thread = None
-        self._set_controls_enabled(True)
-        self.folderLoaded.emit(self.bundle if loaded else None)
+        self.form.set_running(False)
+        self._after_controls_change()
+        self.folderLoaded.emit(self.bundle if loaded else 0)
 
     @staticmethod
     def _local_folder(mime) -> str | None:
@@ -435,7 +507,7 @@ class MainWindow(QMainWindow):
         return None
 
     def dragEnterEvent(self, event) -> None:
-        if self._local_folder(event.mimeData()) and not self.training:
+        if self._local_folder(event.mimeData()) and not self.training_controller.running:
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -446,195 +518,62 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_folder(folder)
 
-    def _load_bundle(self) -> None:
-        """Load the chosen dataset if it is on disk; a dataset still to download loads at Start,
-        in the training thread, so the window never waits on the network."""
-        info = get_dataset_info(self.dataset_name)
-        try:
-            self.bundle = load_dataset(info.name, download=False)
-        except DatasetError:
-            if not info.needs_download:
-                raise
-            self.bundle = None
-            self.status_label.setText(f"{html.escape(info.title)} is not downloaded yet: it downloads when you "
-                                      f"press Start. {html.escape(info.description)}")
-            return
-        self.status_label.setText("")
-        sample, label = self.bundle.test[0]
-        self._set_image(sample, f"test sample 0 (label {self.bundle.classes[int(label)]})")
-
-    def _build_inspection_model(self, name: str, input_shape: tuple[int, int, int], norm=None) -> None:
-        spec = self.data_spec
-        model = models.create_model(name, num_classes=len(self._classes()), in_channels=input_shape[0],
-                                    input_size=input_shape)
-        mean, std = norm if norm else (spec.mean, spec.std)
-        self.classifier = Classifier(model, self._classes(), input_shape, spec.native_size, mean, std,
-                                     spec.dark_background, getattr(spec, "crop", False))
-        self.weights_note = "(untrained)"
-        summary = summarize(model, input_shape)
-        self.layer_tree.show_summary(summary)
-        self._show_card(name, summary)
-        self.feature_map_view.clear_maps("Select a layer to see its feature maps")
-        if self.image is not None and self.image.shape[0] != input_shape[0]:
-            self.image, self.image_caption = None, ""
-            self.drop_zone.clear()
-            self.drop_zone.setText("Drop an image here\n(or click)")
-            self.image_label.setText("")
-        self._refresh_inspection()
-
-    def _show_card(self, name: str, summary) -> None:
-        info = models.get_model_info(name)
-        c, h, w = summary.input_shape
-        self.model_card.setText(
-            f"<h3 style='margin:0'>{html.escape(name)}</h3>"
-            f"<p style='color:#555'>{html.escape(info.family)} · {info.year} · paper input "
-            f"{'×'.join(map(str, info.input_size))}<br>"
-            f"<a href='{html.escape(info.url)}'>{html.escape(info.paper)}</a></p>"
-            f"<p>{html.escape(info.idea)}</p>"
-            f"<p><b>{summary.total_params:,}</b> parameters · <b>{human_count(summary.total_macs)}</b> "
-            f"multiply-adds at {c}×{h}×{w}<br><span style='color:#555'>Stem: {html.escape(summary.stem_info)}</span></p>"
-        )
-
-    def _set_image(self, image: torch.Tensor, caption: str) -> None:
-        self.image = image
-        self.image_caption = caption
-        self.drop_zone.show_image(image, caption)
-        self.image_label.setText(f"<small>{html.escape(caption)}</small>")
-
-    @Slot(str)
-    def classify_file(self, path: str) -> None:
-        if self.classifier is None:
-            return
-        spec = self.data_spec
-        try:
-            image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background,
-                                    getattr(spec, "crop", False))
-        except DatasetError as exc:
-            self._show_error(str(exc))
-            return
-        self._show_error("")
-        self._set_image(image, Path(path).name)
-        self._refresh_inspection()
-        self.statusBar().showMessage(f"Classified {Path(path).name}", 5000)
-
-    def _refresh_inspection(self) -> None:
-        if self.classifier is None or self.image is None:
-            return
-        self.prediction_view.show_predictions(self.classifier.top_k(self.image, 3), self.weights_note)
-        self._show_feature_maps()
-
-    @Slot()
-    def _show_feature_maps(self) -> None:
-        layer = self.layer_tree.selected_layer()
-        if layer is None or self.classifier is None or self.image is None:
-            return
-        try:
-            self.feature_map_view.show_maps(layer, self.classifier.feature_maps(self.image, layer))
-        except (ValueError, RuntimeError) as exc:
-            self.feature_map_view.clear_maps(f"{layer}: {exc}")
-
-    def select_layer(self, layer: str) -> None:
-        item = self.layer_tree.item_for(layer)
-        if item is None:
-            raise KeyError(layer)
-        self.layer_tree.setCurrentItem(item)
-
     # -- training ------------------------------------------------------------------------
-    @property
-    def training(self) -> bool:
-        return self._thread is not None
-
-    def config(self) -> TrainConfig:
-        return TrainConfig(
-            model=self.model_name, dataset=self.dataset_name, epochs=self.epochs_spin.value(),
-            batch_size=self.batch_spin.value(), lr=self.lr_spin.value(), optimizer=self.optimizer_combo.currentData(),
-            recipe=self.recipe_combo.currentData(), device=self.device_combo.currentData(),
-            amp=self.amp_combo.currentData(), augment=self.augment_combo.currentData(), pretrained=self.transfer_check.isChecked(),
-            transfer=self.transfer_mode_combo.currentData(),
-            image_size=self.bundle.native_size[0] if self.bundle is not None and self.bundle.health is not None else None,
-        )
-
     @Slot()
     def start_training(self) -> None:
-        if self.training:
+        if self.training_controller.running:
             return
+        self._begin(f"Training {self.model_name} on {self.dataset_combo.currentText()}…", self.epochs_spin.value())
+        self.training_controller.start(self.config(), self.bundle)
+
+    def _begin(self, text: str, epochs: int) -> None:
         self._show_error("")
-        self.plots.clear()
-        self.last_summary = None
-        config = self.config()
-        self._thread = QThread(self)
-        self._worker = TrainingWorker(config, runs_root=self.runs_root, bundle=self.bundle)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.runStarted.connect(self._on_run_started)
-        self._worker.stepEnded.connect(self._on_step)
-        self._worker.epochEnded.connect(self._on_epoch)
-        self._worker.runFinished.connect(self._on_finished)
-        self._worker.runFailed.connect(self._on_failed)
-        self._worker.dataProgress.connect(self._on_data_progress)
-        self._worker.notice.connect(self._on_notice)
-        self._worker.done.connect(self._thread.quit)
-        self._thread.finished.connect(self._on_thread_finished)
-        self._set_controls_enabled(False)
-        self.progress.setRange(0, config.epochs)
+        self.plots.clear(epochs)
+        self._epochs_planned = epochs
+        self.form.set_running(True)
+        self.transfer_check.setEnabled(False)
+        self.transfer_mode_combo.setEnabled(False)
+        self.progress.setRange(0, max(1, epochs))
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
-        self.status_label.setText(f"Training {config.model} on {config.dataset}…")
-        self._thread.start()
+        self.status_label.setText(html.escape(text))
+        self.centre_tabs.setCurrentIndex(0)
 
     @Slot()
     def stop_training(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()  # also releases a pause
+        if self.training_controller.running:
+            self.training_controller.stop()
             self.stop_button.setEnabled(False)
             self.status_label.setText("Stopping after this batch…")
 
     @Slot(bool)
     def pause_training(self, paused: bool) -> None:
         """Pause holds the training thread before its next batch; Resume lets it go on."""
-        if self._worker is None:
+        if not self.training_controller.running:
             return
-        if paused:
-            self._worker.trainer.request_pause()
-            self.pause_button.setText("Resume")
-            self.status_label.setText("Paused (the run waits before its next batch).")
-        else:
-            self._worker.trainer.request_resume()
-            self.pause_button.setText("Pause")
-            self.status_label.setText("Training…")
+        self.training_controller.pause(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.status_label.setText("Paused (the run waits before its next batch)." if paused else "Training…")
 
-    def _set_controls_enabled(self, enabled: bool) -> None:
-        for widget in (self.model_combo, self.dataset_combo, self.epochs_spin, self.batch_spin, self.lr_spin,
-                       self.optimizer_combo, self.augment_combo, self.start_button, self.recipe_combo,
-                       self.device_combo, self.amp_combo):
-            widget.setEnabled(enabled)
-        self.pause_button.setEnabled(not enabled)
-        if enabled:
-            self.pause_button.blockSignals(True)
-            self.pause_button.setChecked(False)
-            self.pause_button.setText("Pause")
-            self.pause_button.blockSignals(False)
-        self.transfer_check.setEnabled(enabled and pretrained.has_weights(self.model_name))
-        self.transfer_mode_combo.setEnabled(enabled and self.transfer_check.isChecked())
-        self.stop_button.setEnabled(not enabled)
+    def _after_controls_change(self) -> None:
+        running = self.training_controller.running or self._folder_thread is not None
+        self.transfer_check.setEnabled(not running and pretrained.has_weights(self.model_name))
+        self.transfer_mode_combo.setEnabled(not running and self.transfer_check.isChecked())
+        if not running:
+            self._check_config()
 
     @Slot(object)
     def _on_run_started(self, event) -> None:
-        if self.bundle is None:  # it was downloaded by the training thread just now
-            try:
-                self._load_bundle()
-            except DatasetError as exc:
-                self._show_error(str(exc))
-        self._build_inspection_model(self.model_name, tuple(event.input_size),
-                                     (event.mean, event.std) if event.mean else None)
-        if event.config.get("pretrained") and hasattr(self.classifier.model, "transform_input"):
-            self.classifier.model.transform_input = True
-        self.weights_note = "(training…)"
+        self.inspection.adopt(event, event.config["dataset"], self.bundle)
         self._epochs_planned = event.epochs or event.config.get("epochs") or 1
+        self.plots.set_epochs(self._epochs_planned)
         self._started_at = time.monotonic()
         self._first_step = (event.start_epoch - 1) * event.steps_per_epoch + 1
+        queued = f" ({len(self.training_controller.queue)} more queued)" if self.training_controller.queue else ""
         self.status_label.setText(f"Training {event.config['model']} ({event.num_params:,} parameters) "
-                                  f"on {event.device}.<br>Run folder: {html.escape(event.run_dir)}")
+                                  f"on {html.escape(event.device)}{queued}.<br>Run folder: {html.escape(event.run_dir)}")
+        self.session.set(run_dir=event.run_dir)
+        self.runs.refresh()
 
     @Slot(object)
     def _on_notice(self, event) -> None:
@@ -649,9 +588,11 @@ class MainWindow(QMainWindow):
         else:
             self._on_folder_progress(event.done, event.total, event.what)
 
-    @Slot(object)
-    def _on_step(self, event) -> None:
-        self.plots.add_step(event.progress, event.loss)
+    @Slot(object, float)
+    def _on_steps(self, steps, gpu_memory: float) -> None:
+        for event in steps:
+            self.plots.add_step(event.progress, event.loss, event.lr)
+        event = steps[-1]
         total = self._epochs_planned * event.steps_per_epoch
         done = (event.epoch - 1) * event.steps_per_epoch + event.step
         self.progress.setRange(0, max(1, total))
@@ -660,69 +601,251 @@ class MainWindow(QMainWindow):
         elapsed = time.monotonic() - self._started_at
         fresh = done - self._first_step + 1
         remaining = elapsed / fresh * (total - done) if fresh > 0 else 0.0
-        self.eta_label.setText(f"{event.images_per_sec:,.0f} img/s · elapsed {_clock(elapsed)} · "
-                               f"about {_clock(remaining)} left")
+        memory = f" · GPU memory {gpu_memory / 2**30:.2f} GiB" if gpu_memory else ""
+        self.eta_label.setText(f"{event.images_per_sec:,.0f} img/s · elapsed {clock(elapsed)} · "
+                               f"about {clock(remaining)} left{memory}")
         self.stepShown.emit(event)
 
     @Slot(object, object)
     def _on_epoch(self, event, weights) -> None:
-        self.plots.add_epoch(event.epoch, event.train_loss, event.train_acc, event.val_loss, event.val_acc)
+        self.plots.add_epoch(event.epoch, event.train_acc, event.val_loss, event.val_acc, event.best_epoch,
+                             event.best_val_acc)
         self.progress.setFormat(f"epoch {event.epoch}/{event.epochs} · val acc {event.val_acc:.3f}")
-        self.classifier.model.load_state_dict(weights)
-        self.weights_note = f"(epoch {event.epoch})"
-        self._refresh_inspection()
+        self.inspection.load_weights(weights, f"(epoch {event.epoch})")
+        if len(self.training_controller.experiment_runs) > 1 or self.training_controller.queue:
+            self.runs.compare(self.training_controller.experiment_runs)
         self.epochShown.emit(event)
 
     @Slot(object, object)
     def _on_finished(self, event, weights) -> None:
         summary = event.summary
-        self.last_summary = summary
-        self.classifier.model.load_state_dict(weights)
         if summary["status"] == "completed":
-            self.weights_note = f"(best epoch {summary['best_epoch']})"
+            note = f"(best epoch {summary['best_epoch']})"
             text = (f"Done in {summary['seconds']:.1f} s: best val acc <b>{summary['best_val_acc']:.3f}</b> "
                     f"(epoch {summary['best_epoch']}), test acc <b>{summary['test_acc']:.3f}</b>.")
         else:
-            self.weights_note = f"(stopped after epoch {summary['epochs']})"
+            note = f"(stopped after epoch {summary['epochs']})"
             text = f"Stopped after {summary['epochs']} epoch(s)."
         self.status_label.setText(f"{text}<br>Run folder: {html.escape(event.run_dir)}")
         self.progress.setFormat(summary["status"])
         self.eta_label.setText(f"{summary.get('images_per_sec') or 0:,.0f} img/s on average · "
-                               f"{_clock(summary['seconds'])} in all")
-        self._refresh_inspection()
+                               f"{clock(summary['seconds'])} in all")
+        self.inspection.load_weights(weights, note)
+        if summary.get("test_acc") is not None:
+            self.show_evaluation(event.run_dir)
 
     @Slot(object)
     def _on_failed(self, event) -> None:
-        self.last_summary = {"status": "failed", "error": event.message}
         self._show_error(event.message)
         self.status_label.setText("Training failed.")
         self.progress.setFormat("failed")
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        if self._worker is not None:
-            self._worker.deleteLater()
-        if self._thread is not None:
-            self._thread.deleteLater()
-        self._worker = None
-        self._thread = None
-        self._set_controls_enabled(True)
-        self.trainingEnded.emit(self.last_summary or {})
+    @Slot(object)
+    def _on_training_ended(self, summary: dict) -> None:
+        self.form.set_running(self.training_controller.running)
+        self._after_controls_change()
+        self.runs.refresh()
+        if self.training_controller.experiment_runs and len(self.training_controller.experiment_runs) > 1:
+            self.runs.compare(self.training_controller.experiment_runs)
+        self.trainingEnded.emit(summary)
 
+    # -- evaluation -------------------------------------------------------------------------------
+    def show_evaluation(self, run_dir: str) -> None:
+        """The run's test report (written by the engine with the best checkpoint), with the test
+        images behind it when the dataset is on this machine."""
+        bundle = self.bundle
+        self.io_jobs.submit("evaluation", lambda: _evaluation_source(run_dir, bundle),
+                            lambda result: self._on_evaluation(run_dir, *result), self._show_error,
+                            what="reading the evaluation")
+
+    def _on_evaluation(self, run_dir: str, report: dict, images, note: str) -> None:
+        if not report:
+            self.evaluation_view.clear(f"{Path(run_dir).name} has no test report (it was stopped before the end, "
+                                       "or it is still training).")
+            self.evaluationShown.emit({})
+            return
+        self.evaluation_view.show_report(report, Path(run_dir).name, images if images != 0 else None, note)
+        self.session.set(run_dir=run_dir)
+        self.evaluationShown.emit(report)
+
+    # -- runs ------------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_runs_read(self, rows) -> None:
+        self.runs_view.show_runs(rows)
+        self.runsShown.emit(rows)
+
+    @Slot(object)
+    def _on_comparison_read(self, rows) -> None:
+        self.runs_view.show_comparison(rows)
+        self.comparisonShown.emit(rows)
+
+    @Slot(str)
+    def open_run(self, run_dir: str) -> None:
+        """An earlier run: its best weights become the model the window classifies and inspects, its
+        curves fill the training plots and its test report the evaluation view."""
+        if self.training_controller.running:
+            self._show_error("Stop the current run before opening another.")
+            return
+        self._show_error("")
+        self.inspection.open_run(run_dir, self.bundle)
+        self.io_jobs.submit("open-curves", lambda: _read_curves(run_dir),
+                            lambda curves: self.plots.load_run(*curves), self._show_error, what="reading curves")
+        self.show_evaluation(run_dir)
+        self.statusBar().showMessage(f"Opened {Path(run_dir).name}: its best weights are the model now", 10_000)
+
+    @Slot(str)
+    def resume_run(self, run_dir: str) -> None:
+        """Continue a run from its ``last.pt``; a finished run goes on to the Epochs set in the form."""
+        if self.training_controller.running:
+            return
+        from workbench.core.runs import Run
+
+        run = Run(Path(run_dir))
+        planned = run.config.get("epochs") or 0
+        done = run.metrics[-1]["epoch"] if run.metrics else 0
+        epochs = self.epochs_spin.value() if self.epochs_spin.value() > planned else None
+        if done >= planned and epochs is None:
+            self._show_error(f"{run.name} finished its {planned} epochs: set Epochs above {planned} to train it further.")
+            return
+        self._begin(f"Resuming {run.name}…", epochs or planned)
+        self.training_controller.start(None, None, resume=run_dir, epochs=epochs)
+
+    @Slot(object)
+    def delete_runs(self, run_dirs, confirm: bool = True) -> None:
+        names = ", ".join(Path(d).name for d in run_dirs[:3]) + (" …" if len(run_dirs) > 3 else "")
+        if self.training_controller.running and self.session.run_dir in run_dirs:
+            self._show_error("That run is training; stop it before deleting it.")
+            return
+        if confirm and QMessageBox.question(self, "Delete runs", f"Delete {len(run_dirs)} run folder(s) ({names}) "
+                                            "with their checkpoints? This cannot be undone.") != \
+                QMessageBox.StandardButton.Yes:
+            return
+        self.runs.delete(list(run_dirs))
+
+    @Slot()
+    def export_png(self, path: str | None = None) -> None:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the comparison curves", "curves.png", "PNG (*.png)")
+        if path:
+            self.runs_view.compare_plots.grab().save(path)
+            self.statusBar().showMessage(f"Saved {path}", 8000)
+
+    @Slot(object)
+    def export_csv(self, run_dirs, path: str | None = None) -> None:
+        if not run_dirs:
+            self._show_error("Select the runs whose metrics to export.")
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the metrics", "metrics.csv", "CSV (*.csv)")
+        if path:
+            rows = self.runs.export_csv(list(run_dirs), path)
+            self.statusBar().showMessage(f"Saved {rows} rows to {path}", 8000)
+
+    @Slot()
+    def start_degradation(self, epochs: int | None = None, batch_size: int | None = None) -> None:
+        """He et al. 2015, Figure 6: deeper plain nets train worse; residual ones better. Four runs on
+        CIFAR-10 with the paper's recipe, the same split and seed, queued and overlaid as they train."""
+        if self.training_controller.running:
+            return
+        bundle = self.bundle if self.bundle is not None and self.bundle.name == "cifar10" else None
+        runs = [(TrainConfig(model=m, dataset="cifar10", recipe="he2015-cifar", seed=0, epochs=epochs,
+                             batch_size=batch_size, device=self.form.device_combo.currentData(),
+                             amp=self.form.amp_combo.currentData()), bundle) for m in DEGRADATION_MODELS]
+        self._begin("Degradation experiment: plain20, plain56, resnet20, resnet56 on CIFAR-10 (He et al. 2015)…",
+                    epochs or 1)
+        self.centre_tabs.setCurrentWidget(self.runs_view)
+        self.training_controller.start_queue(runs)
+
+    # -- errors, settings, closing ---------------------------------------------------------------------
+    @Slot(str)
     def _show_error(self, message: str) -> None:
         self.error_banner.setText(message)
         self.error_banner.setVisible(bool(message))
 
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        splitter = s.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        tab = s.value("window/tab")
+        if tab is not None:
+            self.centre_tabs.setCurrentIndex(int(tab))
+        form = self.form
+        form.blockSignals(True)
+        for combo, key in ((form.model_combo, "form/model"), (form.dataset_combo, "form/dataset")):
+            value = s.value(key)
+            if value:
+                form.select(combo, value)
+        form.blockSignals(False)
+        self._recommended_for = None
+        for spin, key in ((form.epochs_spin, "form/epochs"),):
+            value = s.value(key)
+            if value is not None:
+                spin.setValue(int(value))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("window/tab", self.centre_tabs.currentIndex())
+        s.setValue("form/model", self.model_name)
+        if self.dataset_name and not is_folder_dataset(self.dataset_name) and self.dataset_name != FOLDER_ENTRY:
+            s.setValue("form/dataset", self.dataset_name)
+        s.setValue("form/epochs", self.epochs_spin.value())
+        s.sync()
+
     def closeEvent(self, event) -> None:
         """Stop a run cleanly: ask the worker to stop, then wait for its thread to end."""
-        if self._worker is not None:
-            self._worker.stop()
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
+        self.save_settings()
+        self.training_controller.close()
         if self._folder_worker is not None:
             self._folder_worker.cancel()
         if self._folder_thread is not None:
             self._folder_thread.quit()
             self._folder_thread.wait()
+        self.jobs.shutdown()
+        self.io_jobs.shutdown()
         super().closeEvent(event)
+
+
+def _read_curves(run_dir: str):
+    from workbench.core.runs import Run, read_csv
+
+    run = Run(Path(run_dir))
+    metrics = run.metrics
+    epochs = max([run.config.get("epochs") or 1, *(m["epoch"] for m in metrics)])
+    return metrics, read_csv(Path(run_dir) / "steps.csv"), epochs
+
+
+def _evaluation_source(run_dir: str, bundle):
+    """(report, images or 0, note): ``images(i)`` is test image ``i`` of the run's dataset."""
+    from workbench.core.datasets import DatasetError, load_dataset
+    from workbench.core.evaluate import to_float
+    from workbench.core.runs import Run
+
+    run = Run(Path(run_dir))
+    report = run.evaluation("test")
+    if not report:
+        return {}, 0, ""
+    config = run.config
+    data, note = None, ""
+    if bundle is not None and bundle.name == config.get("dataset") and list(bundle.classes) == report["classes"] \
+            and len(bundle.test) >= report["images"]:
+        data = bundle
+    else:
+        try:
+            data = load_dataset(config["dataset"], download=False, image_size=config.get("image_size"),
+                                split=tuple(config.get("split") or (0.6, 0.2, 0.2)),
+                                split_seed=config.get("split_seed") or 0)
+        except (DatasetError, OSError, ValueError) as exc:
+            note = f"The test images are not on this machine ({exc}); the lists show their numbers only."
+    if data is None:
+        return report, 0, note
+    test = data.test
+
+    def image(index: int) -> torch.Tensor:
+        return to_float(test[index][0])
+    return report, image, note

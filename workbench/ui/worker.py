@@ -3,21 +3,29 @@
 The engine's plain events become Qt signals. Connect them only to slots of QObjects that
 live in the UI thread (a lambda or plain function would run in the worker's thread).
 Nothing may escape ``run``: an exception leaving a slot on a QThread kills the interpreter.
+
+Step events are coalesced: the UI needs a few updates a second, not one per batch, so the
+worker hands over the steps finished since the last hand-over at most every ``STEP_INTERVAL``
+seconds (and always before an epoch's end), as one list.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
 
+import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
-from workbench.core.train import Trainer, TrainConfig
 from workbench.core.events import DataProgress, EpochEnded, Notice, RunFailed, RunFinished, RunStarted, StepEnded
+from workbench.core.train import Trainer, TrainConfig
+
+STEP_INTERVAL = 0.1
 
 
 class TrainingWorker(QObject):
     runStarted = Signal(object)  # RunStarted
-    stepEnded = Signal(object)  # StepEnded
+    stepsEnded = Signal(object, float)  # [StepEnded, ...] since the last hand-over, GPU memory in bytes
     epochEnded = Signal(object, object)  # EpochEnded, CPU copy of the weights
     runFinished = Signal(object, object)  # RunFinished, CPU copy of the best weights
     runFailed = Signal(object)  # RunFailed
@@ -25,9 +33,13 @@ class TrainingWorker(QObject):
     notice = Signal(object)  # Notice: something the user should know that does not stop the run
     done = Signal()  # always the last signal, whatever happened
 
-    def __init__(self, config: TrainConfig, runs_root=None, bundle=None):
+    def __init__(self, config: TrainConfig | None, runs_root=None, bundle=None, resume=None, epochs=None):
         super().__init__()
-        self.trainer = Trainer(config, [self._forward], runs_root=runs_root, bundle=bundle)
+        self.trainer = Trainer(config, [self._forward], runs_root=runs_root, bundle=bundle, resume=resume,
+                               epochs=epochs)
+        self._steps: list[StepEnded] = []
+        self._sent = 0.0
+        self._cuda = False
 
     @Slot()
     def run(self) -> None:
@@ -42,12 +54,24 @@ class TrainingWorker(QObject):
         """Thread-safe: call it directly from the UI thread; the run stops within a batch."""
         self.trainer.request_stop()
 
+    def _flush(self) -> None:
+        if self._steps:
+            memory = float(torch.cuda.max_memory_allocated()) if self._cuda else 0.0
+            steps, self._steps = self._steps, []
+            self.stepsEnded.emit(steps, memory)
+        self._sent = time.monotonic()
+
     def _forward(self, event) -> None:
         if isinstance(event, StepEnded):
-            self.stepEnded.emit(event)
-        elif isinstance(event, EpochEnded):
+            self._steps.append(event)
+            if time.monotonic() - self._sent >= STEP_INTERVAL:
+                self._flush()
+            return
+        self._flush()
+        if isinstance(event, EpochEnded):
             self.epochEnded.emit(event, self.trainer.snapshot())
         elif isinstance(event, RunStarted):
+            self._cuda = event.device.startswith("cuda")
             self.runStarted.emit(event)
         elif isinstance(event, RunFinished):
             self.runFinished.emit(event, self.trainer.snapshot())

@@ -29,6 +29,7 @@ from ..data.augment import BatchAugment
 from ..data.loader import IndexedBatches, epoch_order
 from ..datasets import DataBundle, DatasetError, Preprocess, load_dataset
 from ..evaluate import Predictions, confusion_report, main_output, predict_batches, to_float
+from ..inspection import count_macs
 from ..events import (DataProgress, EpochEnded, EpochStarted, Evaluated, Notice, RunFailed, RunFinished,
                       RunStarted, StepEnded)
 from ..runs import RunFolderError, RunStore, check_empty, default_runs_root, new_run_dir
@@ -381,6 +382,10 @@ class Trainer:
     def _train(self, started: float) -> dict:
         cfg = self.config
         params = sum(p.numel() for p in self.model.parameters())
+        try:  # recorded for the runs view's comparison table; a model the counter cannot run is no reason to stop
+            macs = count_macs(self.model, tuple(self.input_size), self.device)
+        except Exception:  # noqa: BLE001
+            macs = None
         health = self.bundle.health.short() if self.bundle.health is not None else ""
         self._emit(RunStarted(str(self.store.dir), cfg.to_dict(), devices.describe(self.device),
                               list(self.bundle.classes), params, tuple(self.input_size), self.steps_per_epoch, health,
@@ -423,7 +428,7 @@ class Trainer:
             "test_acc": None, "test_loss": None,
             "images_per_sec": round(sum(throughput) / len(throughput), 1) if throughput else None,
             "device": devices.describe(self.device), "world_size": self.ctx.world,
-            "params": params, "input_size": list(self.input_size), "classes": list(self.bundle.classes),
+            "params": params, "macs": macs, "input_size": list(self.input_size), "classes": list(self.bundle.classes),
             "run_dir": str(self.store.dir), "torch": torch.__version__,
             "resumed_at_epoch": self.start_epoch if self._resume is not None else None,
         }

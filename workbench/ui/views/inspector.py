@@ -179,9 +179,9 @@ class LayerTree(QTreeWidget):
 class FeatureMapView(QWidget):
     """A layer's activations as a grid with one tile a channel, each tile scaled on its own."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, name: str = "featureMapView"):
         super().__init__(parent)
-        self.setObjectName("featureMapView")
+        self.setObjectName(name)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.caption = QLabel("Select a layer to see its feature maps")

@@ -1,0 +1,2 @@
+"""The window's views, one per file. A view shows what it is given and emits what the user
+asks for; it never holds a model and never does slow work."""

@@ -1,0 +1,272 @@
+"""The experiment form: model, dataset, recipe and every setting the engine takes, what the
+run will cost, and why a combination cannot run, shown in place before Start."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+import models
+from workbench.core import devices
+from workbench.core.data.augment import PRESETS
+from workbench.core.datasets import get_dataset_info, list_datasets
+from workbench.core.train import RECIPES, TrainConfig, resolve
+from workbench.core.train.config import SCHEDULES
+
+FOLDER_ENTRY = "__image_folder__"
+SLOW_EPOCH_SECONDS = 600
+"""An estimate above this many seconds per epoch gets a warning."""
+
+
+def clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _tip(combo: QComboBox, text: str) -> None:
+    combo.setItemData(combo.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+
+
+class ExperimentForm(QWidget):
+    """Emits ``changed`` for any edit; ``selectionChanged`` when the model, dataset or transfer
+    choice changes (the window then builds the model for it)."""
+
+    selectionChanged = Signal()
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("experimentForm")
+        self.model_combo = QComboBox(objectName="modelCombo")
+        self.dataset_combo = QComboBox(objectName="datasetCombo")
+        self.epochs_spin = QSpinBox(objectName="epochsSpin", minimum=1, maximum=100_000, value=10)
+        self.batch_spin = QSpinBox(objectName="batchSizeSpin", minimum=1, maximum=65_536, value=32)
+        self.lr_spin = QDoubleSpinBox(objectName="learningRateSpin", decimals=6, minimum=1e-6, maximum=10.0,
+                                      singleStep=1e-4, value=1e-3)
+        self.optimizer_combo = QComboBox(objectName="optimizerCombo")
+        for text, name in (("Adam", "adam"), ("SGD + momentum", "sgd"), ("AdamW", "adamw")):
+            self.optimizer_combo.addItem(text, name)
+        self.schedule_combo = QComboBox(objectName="scheduleCombo")
+        self.schedule_combo.addItem("recipe's", None)
+        for name in SCHEDULES:
+            self.schedule_combo.addItem(name, name)
+        self.wd_spin = QDoubleSpinBox(objectName="weightDecaySpin", decimals=6, minimum=0.0, maximum=1.0,
+                                      singleStep=1e-4, value=0.0)
+        self.smoothing_spin = QDoubleSpinBox(objectName="labelSmoothingSpin", decimals=2, minimum=0.0, maximum=0.99,
+                                             singleStep=0.05, value=0.0)
+        self.input_spin = QSpinBox(objectName="inputSizeSpin", minimum=0, maximum=1024, value=0)
+        self.input_spin.setSpecialValueText("model's")
+        self.input_spin.setToolTip("Side of the square network input; \"model's\" lets the model and dataset decide")
+        self.seed_spin = QSpinBox(objectName="seedSpin", minimum=0, maximum=2**31 - 1, value=0)
+        self.recipe_combo = QComboBox(objectName="recipeCombo")
+        self.recipe_combo.addItem("Family defaults", None)
+        _tip(self.recipe_combo, "Learning rate and optimiser that train this model family well on small sets")
+        for recipe in RECIPES.values():
+            self.recipe_combo.addItem(recipe.title, recipe.name)
+            _tip(self.recipe_combo, recipe.source)
+        self.recommend_button = QPushButton("Use recommended settings", objectName="recommendButton")
+        self.recommend_button.setToolTip("Fill in the recipe's (or the model family's) settings again")
+        self.device_combo = QComboBox(objectName="deviceCombo")
+        self.device_combo.addItem(f"auto ({devices.describe(devices.pick_device())})", "auto")
+        for name in devices.available_devices():
+            self.device_combo.addItem(devices.describe(devices.pick_device(name)), name)
+        self.amp_combo = QComboBox(objectName="ampCombo")
+        for text, name in (("off (fp32)", "off"), ("bf16", "bf16"), ("fp16 (CUDA)", "fp16")):
+            self.amp_combo.addItem(text, name)
+        self.amp_combo.setToolTip("Mixed precision: faster on recent GPUs; slower on CPUs without bf16 units")
+        self.augment_combo = QComboBox(objectName="augmentCombo")
+        for name, text in PRESETS.items():
+            self.augment_combo.addItem(name.replace("_", " + ") if name == "flip_crop" else name.replace("_", " "), name)
+            _tip(self.augment_combo, text)
+        self.transfer_check = QCheckBox("Start from ImageNet weights", objectName="transferCheck")
+        self.transfer_mode_combo = QComboBox(objectName="transferModeCombo", enabled=False)
+        self.transfer_mode_combo.addItem("fine-tune all layers", "finetune")
+        _tip(self.transfer_mode_combo, "every layer learns; the backbone at a tenth of the head's learning rate")
+        self.transfer_mode_combo.addItem("extract features", "extract")
+        _tip(self.transfer_mode_combo, "frozen backbone and BatchNorm statistics; only the new head learns")
+        self.cost_label = QLabel(objectName="costLabel", wordWrap=True)
+        self.cost_label.setTextFormat(Qt.TextFormat.RichText)
+        self.problem_label = QLabel(objectName="validationLabel", wordWrap=True, visible=False)
+        self.problem_label.setStyleSheet("QLabel { color: #8a1c13; }")
+
+        self.start_button = QPushButton("Start", objectName="startButton")
+        self.start_button.setDefault(True)
+        self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
+        self.pause_button = QPushButton("Pause", objectName="pauseButton", enabled=False, checkable=True)
+        self.progress = QProgressBar(objectName="epochProgress", textVisible=True)
+        self.progress.setFormat("idle")
+        self.eta_label = QLabel(objectName="etaLabel")
+        self.status_label = QLabel(objectName="runStatus", wordWrap=True)
+        self.error_banner = QLabel(objectName="errorBanner", wordWrap=True, visible=False)
+        self.error_banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c13; border: 1px solid #f5c2bd; "
+                                        "border-radius: 4px; padding: 6px; }")
+        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        form.addRow("Dataset", self.dataset_combo)
+        form.addRow("Transfer", self.transfer_check)
+        form.addRow("", self.transfer_mode_combo)
+        form.addRow("Recipe", self.recipe_combo)
+        form.addRow("", self.recommend_button)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Optimizer", self.optimizer_combo)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Schedule", self.schedule_combo)
+        form.addRow("Weight decay", self.wd_spin)
+        form.addRow("Label smoothing", self.smoothing_spin)
+        form.addRow("Augmentation", self.augment_combo)
+        form.addRow("Input size", self.input_spin)
+        form.addRow("Seed", self.seed_spin)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Mixed precision", self.amp_combo)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        box = QGroupBox("Experiment")
+        layout = QVBoxLayout(box)
+        layout.addLayout(form)
+        layout.addWidget(self.cost_label)
+        layout.addWidget(self.problem_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.eta_label)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.error_banner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(box)
+        self._populate()
+
+        self.transfer_check.toggled.connect(self.transfer_mode_combo.setEnabled)
+        for combo in (self.model_combo, self.dataset_combo):
+            combo.currentIndexChanged.connect(self.selectionChanged)
+        self.transfer_check.toggled.connect(self.selectionChanged)
+        self.recipe_combo.currentIndexChanged.connect(self.apply_recommended)
+        self.recommend_button.clicked.connect(self.apply_recommended)
+        for spin in (self.epochs_spin, self.batch_spin, self.lr_spin, self.wd_spin, self.smoothing_spin,
+                     self.input_spin, self.seed_spin):
+            spin.valueChanged.connect(self.changed)
+        for combo in (self.optimizer_combo, self.schedule_combo, self.device_combo, self.amp_combo, self.augment_combo,
+                      self.recipe_combo, self.transfer_mode_combo):
+            combo.currentIndexChanged.connect(self.changed)
+
+    def _populate(self) -> None:
+        by_family: dict[str, list[models.ModelInfo]] = {}
+        for name in models.list_models():
+            info = models.get_model_info(name)
+            by_family.setdefault(info.family, []).append(info)
+        bold = QFont()
+        bold.setBold(True)
+        for family, infos in sorted(by_family.items(), key=lambda kv: min(i.year for i in kv[1])):
+            self.model_combo.addItem(family)
+            header = self.model_combo.model().item(self.model_combo.count() - 1)
+            header.setEnabled(False)
+            header.setFont(bold)
+            for info in sorted(infos, key=lambda i: (i.year, i.name)):
+                self.model_combo.addItem(f"    {info.name}", info.name)
+                _tip(self.model_combo, info.idea)
+        self.model_combo.setCurrentIndex(self.model_combo.findData("lenet5"))
+        for name in list_datasets():
+            self.dataset_combo.addItem(get_dataset_info(name).title, name)
+            _tip(self.dataset_combo, get_dataset_info(name).description)
+        self.dataset_combo.insertSeparator(self.dataset_combo.count())
+        self.dataset_combo.addItem("Image folder…", FOLDER_ENTRY)
+
+    @property
+    def model_name(self) -> str | None:
+        return self.model_combo.currentData()
+
+    @property
+    def dataset_name(self) -> str | None:
+        return self.dataset_combo.currentData()
+
+    def select(self, combo: QComboBox, data) -> bool:
+        index = combo.findData(data)
+        if index >= 0:
+            combo.setCurrentIndex(index)
+        return index >= 0
+
+    def apply_recommended(self, train_size: int | None = None) -> None:
+        """Fill the settings from the chosen recipe or from the model family's defaults (the
+        engine's ``resolve``, so the window and the command line agree)."""
+        if self.model_name is None:
+            return
+        recipe = self.recipe_combo.currentData()
+        size = train_size if isinstance(train_size, int) and train_size > 0 else getattr(self, "train_size", None)
+        settings = resolve(TrainConfig(model=self.model_name, recipe=recipe), train_size=size)
+        self.select(self.optimizer_combo, settings.optimizer)
+        self.lr_spin.setValue(settings.lr)
+        self.batch_spin.setValue(settings.batch_size)
+        self.wd_spin.setValue(settings.weight_decay or 0.0)
+        self.smoothing_spin.setValue(settings.label_smoothing or 0.0)
+        self.schedule_combo.setCurrentIndex(0)
+        if recipe is not None:
+            self.select(self.augment_combo, settings.augment)
+            if size and settings.epochs:
+                self.epochs_spin.setValue(settings.epochs)
+
+    def config(self, image_size: int | None = None) -> TrainConfig:
+        return TrainConfig(
+            model=self.model_name, dataset=self.dataset_name, epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(), lr=self.lr_spin.value(), optimizer=self.optimizer_combo.currentData(),
+            recipe=self.recipe_combo.currentData(), schedule=self.schedule_combo.currentData(),
+            weight_decay=self.wd_spin.value(), label_smoothing=self.smoothing_spin.value(),
+            input_size=self.input_spin.value() or None, seed=self.seed_spin.value(),
+            device=self.device_combo.currentData(), amp=self.amp_combo.currentData(),
+            augment=self.augment_combo.currentData(), pretrained=self.transfer_check.isChecked(),
+            transfer=self.transfer_mode_combo.currentData(), image_size=image_size,
+        )
+
+    def show_problem(self, text: str) -> None:
+        self.problem_label.setText(text)
+        self.problem_label.setVisible(bool(text))
+
+    def show_cost(self, macs: int | None, train_images: int | None, seconds: float | None, device: str) -> None:
+        """``macs`` per image forward; training costs about three times that (forward and backward)."""
+        if not macs:
+            self.cost_label.setText("")
+            return
+        from workbench.core.inspection import human_count
+
+        images = f"{train_images:,}" if train_images else "?"
+        text = f"Cost: {human_count(macs)} multiply-adds per image × 3 (forward + backward) × {images} images"
+        if seconds is not None:
+            span = f"{max(1, round(seconds))} s" if seconds < 60 else clock(seconds)
+            text += f" → about <b>{span}</b> per epoch on {html.escape(device)}"
+            if seconds > SLOW_EPOCH_SECONDS:
+                text += ("<br><span style='color:#b35900'>⚠ This will be slow. A GPU, a smaller model or a smaller "
+                         "input size makes it faster.</span>")
+        self.cost_label.setText(text)
+
+    def set_running(self, running: bool) -> None:
+        for widget in (self.model_combo, self.dataset_combo, self.epochs_spin, self.batch_spin, self.lr_spin,
+                       self.optimizer_combo, self.augment_combo, self.start_button, self.recipe_combo,
+                       self.recommend_button, self.device_combo, self.amp_combo, self.schedule_combo, self.wd_spin,
+                       self.smoothing_spin, self.input_spin, self.seed_spin):
+            widget.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        if not running:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self.pause_button.blockSignals(False)
+        self.stop_button.setEnabled(running)

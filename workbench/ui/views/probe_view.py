@@ -1,0 +1,82 @@
+"""The probe: one image (the one in the drop zone: the first test image, or one the user
+dropped) whose prediction and feature maps at a chosen layer refresh at the end of every
+epoch, so the user watches the filters form while the network trains."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .inspector import FeatureMapView, tensor_to_pixmap
+
+
+class ProbeView(QWidget):
+    layerChosen = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("probeView")
+        self.thumbnail = QLabel(objectName="probeImage", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setFixedSize(96, 96)
+        self.thumbnail.setStyleSheet("QLabel { border: 1px solid #ccc; background: #fafafa; }")
+        self.layer_combo = QComboBox(objectName="probeLayerCombo")
+        self.layer_combo.setToolTip("The layer whose feature maps refresh at each epoch's end")
+        self.prediction = QLabel(objectName="probePrediction", wordWrap=True)
+        self.history: list[str] = []
+        self.maps = FeatureMapView(name="probeMaps")
+        left = QVBoxLayout()
+        left.addWidget(QLabel("<b>Probe image</b>"))
+        left.addWidget(self.thumbnail)
+        left.addWidget(QLabel("Layer"))
+        left.addWidget(self.layer_combo)
+        left.addWidget(self.prediction, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(left)
+        layout.addWidget(self.maps, 1)
+        self.layer_combo.currentIndexChanged.connect(self._on_layer)
+        self.updates = 0
+
+    def set_layers(self, stages: list[dict]) -> None:
+        """The model's stages (``feature_info``); the first one is where edges and blobs form."""
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        for stage in stages:
+            self.layer_combo.addItem(f"{stage['module']} ({stage['num_chs']} ch)", stage["module"])
+        self.layer_combo.blockSignals(False)
+        self.history = []
+        self.maps.clear_maps("The maps refresh at each epoch's end")
+        if stages:
+            self.layerChosen.emit(stages[0]["module"])
+
+    @property
+    def layer(self) -> str | None:
+        return self.layer_combo.currentData()
+
+    def _on_layer(self) -> None:
+        if self.layer:
+            self.layerChosen.emit(self.layer)
+
+    def set_image(self, image, caption: str) -> None:
+        self.thumbnail.setPixmap(tensor_to_pixmap(image, 94))
+        self.thumbnail.setToolTip(caption)
+        self.history = []
+
+    def show_result(self, result: dict) -> None:
+        predictions = result.get("predictions") or []
+        note = result.get("note", "")
+        if predictions:
+            name, p = predictions[0]
+            line = f"{html.escape(note.strip('()'))}: <b>{html.escape(str(name))}</b> {p:.0%}"
+            if not self.history or self.history[-1] != line:
+                self.history.append(line)
+            self.prediction.setText("<br>".join(self.history[-6:]))
+        maps = result.get("maps")
+        layer = result.get("layer")
+        if layer and maps is not None and not isinstance(maps, str):
+            self.maps.show_maps(layer, maps)
+        elif isinstance(maps, str):
+            self.maps.clear_maps(maps)
+        self.updates += 1

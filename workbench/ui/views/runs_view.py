@@ -1,0 +1,249 @@
+"""Every run in the run store: its settings and results in a table; open, resume, rename
+(edit the name), delete; select several to overlay their curves and compare them; export the
+curves as PNG and the metrics as CSV; and the one-click degradation experiment."""
+
+from __future__ import annotations
+
+import html
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.inspection import human_count
+
+from .training_plots import make_plot
+
+COLUMNS = ["name", "model", "dataset", "status", "epochs", "params", "MACs", "img/s", "best val", "test", "recipe"]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+
+
+def _number(value, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def row_values(row: dict) -> list[str]:
+    config, summary = row["config"], row["summary"]
+    status = summary.get("status") or ("running or interrupted" if row["metrics"] else "not started")
+    epochs = summary.get("epochs") or (row["metrics"][-1]["epoch"] if row["metrics"] else 0)
+    planned = config.get("epochs")
+    dataset = str(config.get("dataset", ""))
+    return [
+        row["name"], str(config.get("model", "")), dataset.rsplit("/", 1)[-1], status,
+        f"{epochs}/{planned}" if planned else str(epochs),
+        f"{summary['params']:,}" if summary.get("params") else "–",
+        human_count(summary["macs"]) if summary.get("macs") else "–",
+        f"{summary['images_per_sec']:,.0f}" if summary.get("images_per_sec") else "–",
+        _number(summary.get("best_val_acc") if summary else max((m.get("val_acc") or 0 for m in row["metrics"]), default=None)),
+        _number(summary.get("test_acc")),
+        str(config.get("recipe") or "family defaults"),
+    ]
+
+
+class NumericItem(QTableWidgetItem):
+    """Sorts by the number it shows ("1,234" after "987")."""
+
+    def __lt__(self, other):
+        def key(item):
+            text = item.text().replace(",", "").split("/")[0]
+            try:
+                return (0, float(text))
+            except ValueError:
+                return (1, text)
+        return key(self) < key(other)
+
+
+class RunsView(QWidget):
+    openRequested = Signal(str)
+    resumeRequested = Signal(str)
+    compareRequested = Signal(object)  # [run_dir]
+    renameRequested = Signal(str, str)  # run_dir, new name
+    deleteRequested = Signal(object)  # [run_dir]
+    exportPngRequested = Signal()
+    exportCsvRequested = Signal(object)  # [run_dir]
+    refreshRequested = Signal()
+    degradationRequested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("runsView")
+        self.table = QTableWidget(0, len(COLUMNS), objectName="runsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSortingEnabled(True)
+        self.table.sortItems(0, Qt.SortOrder.DescendingOrder)  # names start with the date: newest first
+        self.table.setToolTip("Double-click a name to rename the run; select several runs to compare them")
+        self.rows: list[dict] = []
+        self._filling = False
+
+        def button(text, name, tip):
+            b = QPushButton(text, objectName=name)
+            b.setToolTip(tip)
+            return b
+        self.refresh_button = button("Refresh", "refreshRunsButton", "Read the run folder again")
+        self.open_button = button("Open", "openRunButton", "Its best weights become the model the window classifies and inspects")
+        self.resume_button = button("Resume", "resumeRunButton", "Continue an interrupted or stopped run from its last.pt")
+        self.compare_button = button("Compare", "compareButton", "Overlay the curves of the selected runs")
+        self.delete_button = button("Delete…", "deleteRunButton", "Delete the selected run folders")
+        self.png_button = button("Curves as PNG…", "exportPngButton", "Save the comparison plots as an image")
+        self.csv_button = button("Metrics as CSV…", "exportCsvButton", "Save the selected runs' per-epoch metrics")
+        self.degradation_button = button("Degradation experiment", "degradationButton",
+                                         "He et al. 2015, Figure 6: plain-20, plain-56, ResNet-20 and ResNet-56 on "
+                                         "CIFAR-10 with the paper's recipe, same split and seed, overlaid as they train")
+        buttons = QHBoxLayout()
+        for b in (self.refresh_button, self.open_button, self.resume_button, self.compare_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        exports = QHBoxLayout()
+        for b in (self.png_button, self.csv_button):
+            exports.addWidget(b)
+        exports.addStretch(1)
+        exports.addWidget(self.degradation_button)
+
+        self.accuracy_plot = make_plot("compareAccuracyPlot", "Validation accuracy", "accuracy", [])
+        self.loss_plot = make_plot("compareLossPlot", "Training loss", "cross-entropy", [])
+        self.accuracy_plot.enableAutoRange()
+        self.loss_plot.enableAutoRange()
+        self.legend = QLabel("Select runs and press Compare.", objectName="compareLegend", wordWrap=True)
+        self.compare_table = QTableWidget(0, 7, objectName="compareTable")
+        self.compare_table.setHorizontalHeaderLabels(["run", "model", "params", "MACs", "img/s", "best val", "test"])
+        self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.compare_table.horizontalHeader().setStretchLastSection(True)
+        self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compare_table.verticalHeader().setVisible(False)
+        plots = QWidget(objectName="comparePlots")
+        plots_layout = QHBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.accuracy_plot)
+        plots_layout.addWidget(self.loss_plot)
+        self.compare_plots = plots
+        compare = QWidget()
+        compare_layout = QVBoxLayout(compare)
+        compare_layout.setContentsMargins(0, 0, 0, 0)
+        compare_layout.addWidget(self.legend)
+        compare_layout.addWidget(plots, 2)
+        compare_layout.addWidget(self.compare_table, 1)
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(self.table)
+        body.addWidget(compare)
+        body.setSizes([260, 480])
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addLayout(exports)
+        layout.addWidget(body, 1)
+        self.compared: list[str] = []
+
+        self.refresh_button.clicked.connect(self.refreshRequested)
+        self.open_button.clicked.connect(lambda: self._one(self.openRequested))
+        self.resume_button.clicked.connect(lambda: self._one(self.resumeRequested))
+        self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.selected_dirs()))
+        self.delete_button.clicked.connect(lambda: self.selected_dirs() and self.deleteRequested.emit(self.selected_dirs()))
+        self.png_button.clicked.connect(self.exportPngRequested)
+        self.csv_button.clicked.connect(lambda: self.exportCsvRequested.emit(self.selected_dirs() or self.compared))
+        self.degradation_button.clicked.connect(self.degradationRequested)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.itemDoubleClicked.connect(self._on_double_click)
+
+    # -- rows ----------------------------------------------------------------------------------
+    def show_runs(self, rows: list[dict]) -> None:
+        selected = set(self.selected_dirs())
+        self.rows = rows
+        self._filling = True
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row_values(row)):
+                item = NumericItem(value) if c >= 4 and c < 10 else QTableWidgetItem(value)
+                item.setData(Qt.ItemDataRole.UserRole, row["dir"])
+                flags = item.flags()
+                if c != 0:
+                    item.setFlags(flags & ~Qt.ItemFlag.ItemIsEditable)
+                if c >= 4 and c < 10:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if c == 0:
+                    item.setToolTip(row["dir"])
+                self.table.setItem(r, c, item)
+        self.table.setSortingEnabled(True)
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in selected:
+                self.table.selectRow(r)
+        self._filling = False
+
+    def selected_dirs(self) -> list[str]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def select_dirs(self, dirs: list[str]) -> None:
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in dirs:
+                self.table.selectRow(r)
+        self.table.setSelectionMode(mode)
+
+    def _one(self, signal) -> None:
+        dirs = self.selected_dirs()
+        if len(dirs) == 1:
+            signal.emit(dirs[0])
+
+    def _on_double_click(self, item) -> None:
+        if item.column() != 0:
+            self.openRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def _on_item_changed(self, item) -> None:
+        if self._filling or item.column() != 0:
+            return
+        run_dir = item.data(Qt.ItemDataRole.UserRole)
+        new = item.text().strip()
+        if run_dir and new and new != run_dir.rstrip("/").rsplit("/", 1)[-1]:
+            self.renameRequested.emit(run_dir, new)
+
+    # -- comparison ----------------------------------------------------------------------------
+    def show_comparison(self, rows: list[dict]) -> None:
+        """Overlay validation accuracy and training loss per epoch; one colour per run."""
+        self.compared = [row["dir"] for row in rows]
+        self.accuracy_plot.clear()
+        self.loss_plot.clear()
+        legend = []
+        self.compare_table.setRowCount(len(rows))
+        epochs = 1
+        for i, row in enumerate(rows):
+            color = PALETTE[i % len(PALETTE)]
+            metrics = row["metrics"]
+            xs = [m["epoch"] for m in metrics]
+            epochs = max([epochs, row["config"].get("epochs") or 1, *xs])
+            acc = [(m["epoch"], m["val_acc"]) for m in metrics if m.get("val_acc") is not None]
+            loss = [(m["epoch"], m["train_loss"]) for m in metrics if m.get("train_loss") is not None]
+            pen = pg.mkPen(color, width=2)
+            if acc:
+                self.accuracy_plot.plot(*zip(*acc), pen=pen, symbol="o", symbolSize=5, symbolBrush=color, name=row["name"])
+            if loss:
+                self.loss_plot.plot(*zip(*loss), pen=pen, symbol="o", symbolSize=5, symbolBrush=color, name=row["name"])
+            legend.append(f"<span style='color:{color}'>━</span>&nbsp;{html.escape(row['name'])}")
+            values = row_values(row)
+            for c, value in enumerate([values[0], values[1], values[5], values[6], values[7], values[8], values[9]]):
+                self.compare_table.setItem(i, c, QTableWidgetItem(value))
+        self.legend.setText(" &nbsp; ".join(legend) if legend else "Select runs and press Compare.")
+        for plot in (self.accuracy_plot, self.loss_plot):
+            plot.setXRange(0, epochs, padding=0.02)
+            plot.enableAutoRange(axis="y")
+
+    def curve_counts(self) -> list[int]:
+        return [len(item.getData()[0]) for item in self.accuracy_plot.getPlotItem().listDataItems()]

@@ -1,0 +1,184 @@
+"""Live training curves: loss per step (raw values faint, smoothed on top) and per epoch,
+accuracy per epoch with the best epoch marked, and the learning rate.
+
+The x axes read in epochs. Data are kept in growing numpy buffers and pushed to the curves
+from a 5 Hz timer (only curves that changed), with clip-to-view and peak downsampling, so a
+run of 100,000 steps costs the UI thread the same few milliseconds as a run of 100.
+Legends sit in the plot titles, so they never cover a curve."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QSplitter
+from PySide6.QtCore import Qt
+
+BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"
+SMOOTHING = 0.9
+"""Weight of the past in the exponential moving average of the step loss (TensorBoard's default 0.6
+is too jumpy for batch losses of small batches)."""
+
+
+class Series:
+    """x/y values in numpy buffers that double when full."""
+
+    def __init__(self):
+        self.x = np.empty(256)
+        self.y = np.empty(256)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == len(self.x):
+            self.x = np.resize(self.x, 2 * self.n)
+            self.y = np.resize(self.y, 2 * self.n)
+        self.x[self.n], self.y[self.n] = x, y
+        self.n += 1
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[:self.n], self.y[:self.n]
+
+
+def _swatch(color: str, text: str, dashed: bool = False) -> str:
+    mark = "┅" if dashed else "━"
+    return f"<span style='color:{color}'>{mark}</span>&nbsp;{text}"
+
+
+def make_plot(name: str, title: str, ylabel: str, legend: list[str]) -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setObjectName(name)
+    plot.setTitle(f"<b>{title}</b>&nbsp;&nbsp; " + " &nbsp; ".join(legend), size="9pt")
+    plot.setLabel("bottom", "epoch")
+    plot.setLabel("left", ylabel)
+    for axis in ("bottom", "left"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # "epoch (x0.001)" reads wrong
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")
+    plot.setMinimumHeight(120)
+    plot.setMouseEnabled(x=True, y=False)
+    return plot
+
+
+class TrainingPlots(QSplitter):
+    """``lossPlot``, ``accuracyPlot`` and ``lrPlot`` stacked, and the data behind their curves."""
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Vertical, parent)
+        self.setObjectName("trainingPlots")
+        self.loss_plot = make_plot("lossPlot", "Loss", "cross-entropy", [
+            _swatch("#9ecae1", "train, per batch"), _swatch(BLUE, "train, smoothed"), _swatch(RED, "val")])
+        self.accuracy_plot = make_plot("accuracyPlot", "Accuracy", "accuracy", [
+            _swatch(BLUE, "train"), _swatch(RED, "val"), _swatch(GREEN, "best epoch", dashed=True)])
+        self.lr_plot = make_plot("lrPlot", "Learning rate", "lr", [_swatch(GREY, "per step")])
+        self.lr_plot.setMaximumHeight(170)
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
+            self.addWidget(plot)
+        self.setSizes([330, 300, 130])
+        self.curves = {
+            "step_loss": self.loss_plot.plot(pen=pg.mkPen("#9ecae1", width=1), skipFiniteCheck=True),
+            "smooth_loss": self.loss_plot.plot(pen=pg.mkPen(BLUE, width=2), skipFiniteCheck=True),
+            "val_loss": self.loss_plot.plot(pen=pg.mkPen(RED, width=2), symbol="o", symbolSize=6, symbolBrush=RED),
+            "train_acc": self.accuracy_plot.plot(pen=pg.mkPen(BLUE, width=2), symbol="s", symbolSize=5,
+                                                 symbolBrush=BLUE),
+            "val_acc": self.accuracy_plot.plot(pen=pg.mkPen(RED, width=2), symbol="o", symbolSize=6, symbolBrush=RED),
+            "lr": self.lr_plot.plot(pen=pg.mkPen(GREY, width=1.5), skipFiniteCheck=True),
+        }
+        self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(GREEN, width=1.5, style=Qt.PenStyle.DashLine),
+                                         label="", labelOpts={"position": 0.1, "color": GREEN, "anchors": [(1, 1), (1, 1)]})
+        self.best_line.setVisible(False)
+        self.accuracy_plot.addItem(self.best_line, ignoreBounds=True)
+        self.best_epoch: int | None = None
+        self.epochs = 1
+        self._timer = QTimer(self)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+        self.clear()
+
+    # -- data in ---------------------------------------------------------------------------------
+    def clear(self, epochs: int = 1) -> None:
+        self.series = {key: Series() for key in self.curves}
+        self._ema: float | None = None
+        self._dirty = set(self.curves)
+        self.best_epoch = None
+        self.best_line.setVisible(False)
+        self.set_epochs(epochs)
+        self.refresh()
+
+    def set_epochs(self, epochs: int) -> None:
+        """The x axes span the planned run, so the curves grow from left to right in epochs."""
+        self.epochs = max(1, int(epochs))
+        for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
+            plot.setXRange(0, self.epochs, padding=0.02)
+
+    def add_step(self, progress: float, loss: float, lr: float | None = None) -> None:
+        if math.isfinite(loss):
+            self._ema = loss if self._ema is None else SMOOTHING * self._ema + (1 - SMOOTHING) * loss
+            self.series["step_loss"].append(progress, loss)
+            self.series["smooth_loss"].append(progress, self._ema)
+            self._dirty.update(("step_loss", "smooth_loss"))
+        if lr is not None:
+            self.series["lr"].append(progress, lr)
+            self._dirty.add("lr")
+
+    def add_epoch(self, epoch: int, train_acc: float, val_loss: float, val_acc: float, best_epoch: int | None = None,
+                  best_acc: float | None = None) -> None:
+        for key, value in (("val_loss", val_loss), ("train_acc", train_acc), ("val_acc", val_acc)):
+            if value is not None and math.isfinite(value):
+                self.series[key].append(float(epoch), value)
+                self._dirty.add(key)
+        if best_epoch:
+            self.mark_best(best_epoch, best_acc)
+        self.refresh()
+
+    def mark_best(self, epoch: int, accuracy: float | None) -> None:
+        self.best_epoch = epoch
+        self.best_line.setPos(epoch)
+        self.best_line.label.setFormat(f"best: epoch {epoch}" + (f" ({accuracy:.3f})" if accuracy is not None else ""))
+        self.best_line.setVisible(True)
+
+    def load_run(self, metrics: list[dict], steps: list[dict], epochs: int) -> None:
+        """An earlier run's curves, from its ``metrics.csv`` and ``steps.csv``."""
+        self.clear(epochs)
+        per_epoch: dict[int, int] = {}
+        for row in steps:
+            if row.get("epoch") and row.get("step"):
+                per_epoch[row["epoch"]] = max(per_epoch.get(row["epoch"], 1), row["step"])
+        for row in steps:
+            if row.get("loss") is not None and row.get("step") and row.get("epoch"):
+                self.add_step(row["epoch"] - 1 + row["step"] / per_epoch[row["epoch"]], row["loss"], row.get("lr"))
+        best = None
+        for row in metrics:
+            self.add_epoch(row["epoch"], row.get("train_acc"), row.get("val_loss"), row.get("val_acc"))
+            if row.get("val_acc") is not None and (best is None or row["val_acc"] > best[1]):
+                best = (row["epoch"], row["val_acc"])
+        if best:
+            self.mark_best(*best)
+        self.refresh()
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            self.curves[key].setData(*self.series[key].data())
+        if {"train_acc", "val_acc"} & dirty:
+            self._fit_accuracy()
+        if "lr" in dirty and self.series["lr"].n:
+            top = float(self.series["lr"].data()[1].max())
+            self.lr_plot.setYRange(0, top * 1.1 if top > 0 else 1, padding=0)
+
+    def _fit_accuracy(self) -> None:
+        """The accuracy axis fits the data (0.95 and 0.98 must not look alike), never beyond [0, 1]."""
+        values = np.concatenate([self.series[k].data()[1] for k in ("train_acc", "val_acc")])
+        if not len(values):
+            self.accuracy_plot.setYRange(0, 1)
+            return
+        low, high = float(values.min()), float(values.max())
+        pad = max(0.01, (high - low) * 0.1)
+        self.accuracy_plot.setYRange(max(0.0, low - pad), min(1.0, high + pad), padding=0)
+
+    def point_counts(self) -> dict[str, int]:
+        return {key: series.n for key, series in self.series.items()}
