@@ -3,7 +3,7 @@
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox, QTreeWidget, QWidget
 
@@ -16,18 +16,31 @@ OBJECT_NAMES = {
     "learningRateSpin": QDoubleSpinBox, "startButton": QPushButton, "stopButton": QPushButton,
     "lossPlot": QWidget, "accuracyPlot": QWidget, "dropZone": QWidget, "predictionView": QWidget,
     "layerTree": QTreeWidget, "featureMapView": QWidget, "pauseButton": QPushButton, "recipeCombo": QComboBox,
-    "deviceCombo": QComboBox, "ampCombo": QComboBox, "etaLabel": QWidget,
+    "deviceCombo": QComboBox, "ampCombo": QComboBox, "etaLabel": QWidget, "augmentCombo": QComboBox,
+    "transferCheck": QWidget, "probeView": QWidget, "evaluationView": QWidget, "confusionMatrixView": QWidget,
+    "runsTable": QWidget, "compareButton": QPushButton, "healthReportView": QWidget, "lrPlot": QWidget,
 }
+
+
+def settings(tmp_path):
+    """Each test its own settings file: never the user's, never another test's."""
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(runs_root=tmp_path / "runs")
+    win = MainWindow(runs_root=tmp_path / "runs", settings=settings(tmp_path))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
+    settle(qtbot, win)
     yield win
     win.close()
+
+
+def settle(qtbot, win, timeout=60_000):
+    """Wait until the window's jobs (model builds, classification, feature maps) are done."""
+    qtbot.waitUntil(lambda: win.idle, timeout=timeout)
 
 
 def find(win, name):
@@ -90,13 +103,14 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
     assert first.args[0].epoch == 1
     assert curve_points(find(window, "lossPlot"))[0] > 0  # points appear while training runs
     qtbot.waitUntil(lambda: not window.training, timeout=120_000)
+    settle(qtbot, window)
     assert window.last_summary["status"] == "completed" and window.last_summary["epochs"] == 4
     assert window.last_summary["test_acc"] > 0.9
 
     loss_points = curve_points(find(window, "lossPlot"))
     acc_points = curve_points(find(window, "accuracyPlot"))
     steps = 4 * -(-len(digits.train) // 32)
-    assert loss_points == [steps, 4]  # train loss per batch, val loss per epoch
+    assert loss_points == [steps, steps, 4]  # train loss per batch, raw and smoothed; val loss per epoch
     assert acc_points == [4, 4]  # train and val accuracy per epoch
     assert find(window, "startButton").isEnabled() and not find(window, "stopButton").isEnabled()
 
@@ -114,6 +128,7 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
     path = tmp_path / "my_digit.png"
     image.save(path)
     drop_file(find(window, "dropZone"), path)
+    settle(qtbot, window)
     assert window.image_caption == "my_digit.png"
     # The window now holds the dropped digit (the dataset's form, up to 8-bit rounding)...
     assert torch.allclose(window.image, sample, atol=1 / 255 + 1e-6)
@@ -133,6 +148,7 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
     net_input = preprocess_by_hand(window.image[None], (32, 32), digits.mean, digits.std)[0]
     for layer, channels in (("c1", 6), ("c3", 16), ("f6", 84)):
         window.select_layer(layer)
+        settle(qtbot, window)
         assert view.layer == layer and view.tile_count == channels
         rows, cols = view.grid
         assert rows * cols >= channels > (rows - 1) * cols
@@ -159,7 +175,7 @@ def test_stop_button_stops_within_a_batch(window, qtbot):
 
 
 def test_closing_during_training_stops_the_thread_cleanly(qtbot, tmp_path, qtlog):
-    win = MainWindow(runs_root=tmp_path / "runs")
+    win = MainWindow(runs_root=tmp_path / "runs", settings=settings(tmp_path))
     win.show()
     win.epochs_spin.setValue(500)
     with qtbot.waitSignal(win.stepShown, timeout=30_000):
@@ -172,11 +188,12 @@ def test_closing_during_training_stops_the_thread_cleanly(qtbot, tmp_path, qtlog
     win.deleteLater()
 
 
-def test_bad_drop_shows_a_message_and_keeps_the_image(window, tmp_path):
+def test_bad_drop_shows_a_message_and_keeps_the_image(window, qtbot, tmp_path):
     before = window.image_caption
     bad = tmp_path / "notes.txt"
     bad.write_text("not an image")
     drop_file(find(window, "dropZone"), bad)
+    settle(qtbot, window)
     assert window.error_banner.isVisible() and "Cannot read notes.txt" in window.error_banner.text()
     assert window.image_caption == before
     # A decompression bomb is refused with its reason, not an uncaught DecompressionBombError.
@@ -184,31 +201,35 @@ def test_bad_drop_shows_a_message_and_keeps_the_image(window, tmp_path):
 
     (tmp_path / "bomb.png").write_bytes(bomb_png())
     drop_file(find(window, "dropZone"), tmp_path / "bomb.png")
+    settle(qtbot, window)
     assert "decompression bomb" in window.error_banner.text() and window.image_caption == before
 
 
-def test_a_16_bit_drop_is_not_black(window, tmp_path):
+def test_a_16_bit_drop_is_not_black(window, qtbot, tmp_path):
     """A 16-bit grey PNG (values 1,000-60,000) is stretched from its own range, not clipped."""
     import numpy as np
 
     values = np.linspace(1000, 60000, 64 * 64).reshape(64, 64).astype(np.uint16)
     Image.fromarray(values).save(tmp_path / "deep.png")
     drop_file(find(window, "dropZone"), tmp_path / "deep.png")
+    settle(qtbot, window)
     assert window.image_caption == "deep.png" and not window.error_banner.isVisible()
     assert float(window.image.min()) < 0.1 and float(window.image.max()) > 0.9
 
 
-def test_switching_model_rebuilds_the_layer_tree(window):
+def test_switching_model_rebuilds_the_layer_tree(window, qtbot):
     combo = find(window, "modelCombo")
     combo.setCurrentIndex(combo.findData("resnet18"))
+    settle(qtbot, window)
     assert window.classifier.model.model_name == "resnet18"
     assert window.layer_tree.item_for("layer4.1.conv2") is not None
     window.select_layer("layer2")
+    settle(qtbot, window)
     assert window.feature_map_view.tile_count == 128
     assert "ResNet" in window.model_card.text() and "11,1" in window.model_card.text()
 
 
-def test_model_picker_groups_every_model_by_family(window):
+def test_model_picker_groups_every_model_by_family(window, qtbot):
     import models
 
     combo = find(window, "modelCombo")
@@ -219,6 +240,7 @@ def test_model_picker_groups_every_model_by_family(window):
             "WideResNet", "DPN", "FractalNet"} == set(headers)
     assert not any(combo.model().item(i).isEnabled() for i in range(combo.count()) if combo.itemData(i) is None)
     combo.setCurrentIndex(combo.findData("alexnet2012"))
+    settle(qtbot, window)
     card = window.model_card.text()
     params = sum(p.numel() for p in window.classifier.model.parameters())
     assert "2012" in card and f"{params:,}</b> parameters" in card and "at 1×227×227" in card
@@ -233,6 +255,7 @@ def test_a_dataset_not_yet_downloaded_fails_cleanly_offline(window, qtbot, monke
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     combo = find(window, "datasetCombo")
     combo.setCurrentIndex(combo.findData("cifar10"))
+    settle(qtbot, window)
     assert "not downloaded yet" in window.status_label.text()
     assert window.classifier.input_shape == (3, 32, 32) and len(window.classifier.classes) == 10
     with qtbot.waitSignal(window.trainingEnded, timeout=60_000):
@@ -248,20 +271,24 @@ def test_a_downloaded_dataset_trains_in_the_window(window, qtbot, monkeypatch, w
     write_cifar10(workbench_home / "data", monkeypatch, n_train=200, n_test=40)
     find(window, "datasetCombo").setCurrentIndex(find(window, "datasetCombo").findData("cifar10"))
     find(window, "modelCombo").setCurrentIndex(find(window, "modelCombo").findData("resnet20"))
+    settle(qtbot, window)
     assert window.bundle is not None and window.image.shape == (3, 32, 32)
     find(window, "epochsSpin").setValue(1)
     with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
         window.start_training()
     assert window.last_summary["status"] == "completed" and window.last_summary["dataset"] == "cifar10"
+    settle(qtbot, window)
     window.select_layer("layer3")
+    settle(qtbot, window)
     assert window.feature_map_view.tile_count == 64
 
 
 @pytest.mark.parametrize("name", __import__("models").list_models())
-def test_every_model_can_be_explored_in_the_window(window, name):
+def test_every_model_can_be_explored_in_the_window(window, qtbot, name):
     """Layer tree, card, prediction and feature maps of each stage, for every family."""
     combo = find(window, "modelCombo")
     combo.setCurrentIndex(combo.findData(name))
+    settle(qtbot, window)
     assert not window.error_banner.isVisible(), window.error_banner.text()
     model = window.classifier.model
     assert model.model_name == name and window.layer_tree.topLevelItemCount() > 0
@@ -270,6 +297,7 @@ def test_every_model_can_be_explored_in_the_window(window, name):
     net_input = preprocess_by_hand(window.image[None], window.classifier.input_shape[1:], spec.mean, spec.std)[0]
     for stage in model.feature_info:
         window.select_layer(stage["module"])
+        settle(qtbot, window)
         assert window.feature_map_view.tile_count == stage["num_chs"], stage
         expected = hook_output(model, stage["module"], net_input)
         torch.testing.assert_close(window.feature_map_view.maps, expected.reshape(window.feature_map_view.maps.shape))
@@ -290,8 +318,9 @@ def test_an_image_folder_chosen_in_the_picker_shows_its_health_and_trains(window
         combo.setCurrentIndex(combo.findData("__image_folder__"))
         # The scan runs in a worker thread: the window is back in its event loop at once.
         assert window._folder_thread is not None and not find(window, "startButton").isEnabled()
+    settle(qtbot, window)
     bundle = loaded.args[0]
-    assert bundle is not None and bundle.classes == ["cats", "dogs"] and combo.currentText() == "Folder: hostile"
+    assert bundle != 0 and bundle.classes == ["cats", "dogs"] and combo.currentText() == "Folder: hostile"
     view = window.findChild(QWidget, "healthReportView")
     text = view.toPlainText()
     for path in expected["skipped"]:
@@ -309,7 +338,9 @@ def test_an_image_folder_chosen_in_the_picker_shows_its_health_and_trains(window
     config = __import__("json").loads((__import__("pathlib").Path(window.last_summary["run_dir"]) / "config.json").read_text())
     assert config["augment"] == "flip_crop" and config["dataset"] == str(root.resolve())
     # A photo dropped on the drop zone is classified with the folder's classes.
+    settle(qtbot, window)
     drop_file(find(window, "dropZone"), root / "dogs" / "plain1.png")
+    settle(qtbot, window)
     assert {c for c, _ in find(window, "predictionView").predictions} <= {"cats", "dogs"}
 
 
@@ -320,10 +351,11 @@ def test_a_folder_dropped_on_the_window_becomes_the_dataset(window, qtbot, tmp_p
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000) as loaded:
         drop_file(window, root)
     assert loaded.args[0].classes == ["bulbasaur", "charmander", "mewtwo"]
+    settle(qtbot, window)
     assert window.classifier.classes == ["bulbasaur", "charmander", "mewtwo"]
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000) as loaded:
         drop_file(find(window, "dropZone"), tmp_path)  # a folder without class folders of images
-    assert loaded.args[0] is None and "at least two classes" in window.error_banner.text()
+    assert loaded.args[0] == 0 and "at least two classes" in window.error_banner.text()
     assert window.bundle.classes == ["bulbasaur", "charmander", "mewtwo"]  # the previous set is kept
 
 
@@ -343,9 +375,11 @@ def test_transfer_learning_from_the_window(window, qtbot, tmp_path, monkeypatch)
         window.open_folder(str(root))
     assert window.bundle.native_size == (64, 64)
     find(window, "modelCombo").setCurrentIndex(find(window, "modelCombo").findData("resnet18"))
+    settle(qtbot, window)
     assert check.isEnabled()
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000):
         check.setChecked(True)  # the folder is decoded again at the weights' 224×224
+    settle(qtbot, window)
     assert window.bundle.native_size == (224, 224) and window.classifier.input_shape == (3, 224, 224)
     mode = window.findChild(QComboBox, "transferModeCombo")
     mode.setCurrentIndex(mode.findData("extract"))
@@ -382,7 +416,7 @@ def test_pause_holds_the_run_and_resume_lets_it_go_on(window, qtbot):
     assert window.last_summary["status"] == "stopped" and not pause.isEnabled()
 
 
-def test_recipes_and_family_defaults_fill_the_form(window):
+def test_recipes_and_family_defaults_fill_the_form(window, qtbot):
     """The form takes its numbers from the engine's resolver: VGG gets the plain nets' learning
     rate, and the He et al. recipe SGD at 0.1 with batch 128 and its augmentation."""
     from workbench.core.train import TrainConfig, resolve
@@ -434,3 +468,90 @@ def test_the_form_scrolls_rather_than_squeezing_at_800_by_600(window, qtbot):
     boxes.sort()
     for (_, bottom, above), (top, _, below) in zip(boxes, boxes[1:]):
         assert bottom <= top, f"{above} overlaps {below}"
+
+
+# --- the workbench: evaluation, runs, comparison ----------------------------------------------------
+
+def test_walk_setup_train_evaluate_open_an_earlier_run_and_compare(window, qtbot, tmp_path, digits):
+    """Set-up → train 2 epochs → evaluation → open an earlier run → compare two runs."""
+    model, epochs = find(window, "modelCombo"), find(window, "epochsSpin")
+    model.setCurrentIndex(model.findData("lenet5"))
+    settle(qtbot, window)
+    assert "multiply-adds per image" in window.findChild(QWidget, "costLabel").text()
+    epochs.setValue(2)
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
+        qtbot.mouseClick(find(window, "startButton"), Qt.MouseButton.LeftButton)
+    first = window.last_summary
+    assert first["status"] == "completed"
+    qtbot.waitUntil(lambda: window.evaluation_view.report != {}, timeout=30_000)
+    settle(qtbot, window)
+
+    # Training view: a point per batch (raw and smoothed loss, learning rate), per epoch for the rest.
+    steps = 2 * -(-len(digits.train) // window.batch_spin.value())
+    counts = window.plots.point_counts()
+    assert counts == {"step_loss": steps, "smooth_loss": steps, "val_loss": 2, "train_acc": 2, "val_acc": 2,
+                      "lr": steps}
+    assert window.plots.best_epoch == first["best_epoch"]
+
+    # Evaluation view: the confusion matrix counts every test image once, and its diagonal is the accuracy.
+    view = window.findChild(QWidget, "evaluationView")
+    matrix = window.findChild(QWidget, "confusionMatrixView")
+    assert view is window.evaluation_view and matrix.total() == len(digits.test)
+    diagonal = sum(matrix.matrix[i][i] for i in range(10))
+    assert diagonal / len(digits.test) == pytest.approx(first["test_acc"])
+    # A clicked cell lists exactly the test images of that true class predicted as that class.
+    t, p = max(((t, p) for t in range(10) for p in range(10) if t != p and matrix.matrix[t][p]),
+               key=lambda tp: matrix.matrix[tp[0]][tp[1]], default=(0, 0))
+    rect = matrix.visualRect(matrix.model().index(t, p))
+    qtbot.mouseClick(matrix.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    listed = view.cell_indices()
+    assert len(listed) == matrix.matrix[t][p] > 0
+    best = MainWindow_best_model(first["run_dir"])
+    images, labels = split_tensors(digits.test)
+    by_hand = predictions_by_hand(best, images, (32, 32), digits.mean, digits.std)
+    assert {i for i in range(len(labels)) if labels[i] == t and by_hand[i] == p} == set(listed)
+
+    # A second run with another model, then open the first again and compare the two.
+    model.setCurrentIndex(model.findData("resnet20"))
+    settle(qtbot, window)
+    epochs.setValue(1)
+    with qtbot.waitSignal(window.trainingEnded, timeout=180_000):
+        window.start_training()
+    second = window.last_summary
+    assert second["status"] == "completed"
+    window.centre_tabs.setCurrentWidget(window.runs_view)
+    table = window.findChild(QWidget, "runsTable")
+    qtbot.waitUntil(lambda: table.rowCount() == 2, timeout=30_000)
+    settle(qtbot, window)
+    names = {table.item(r, 0).text(): r for r in range(2)}
+    row_first = names[first["run_dir"].rsplit("/", 1)[-1]]
+    assert table.item(row_first, 1).text() == "lenet5" and table.item(row_first, 9).text() == f"{first['test_acc']:.4f}"
+    table.selectRow(row_first)
+    with qtbot.waitSignal(window.modelShown, timeout=60_000):
+        qtbot.mouseClick(window.findChild(QPushButton, "openRunButton"), Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
+    assert window.classifier.model.model_name == "lenet5"
+    for (a, b) in zip(window.classifier.model.state_dict().values(), best.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert window.plots.point_counts()["val_acc"] == 2 and window.evaluation_view.matrix.total() == len(digits.test)
+
+    window.runs_view.select_dirs([first["run_dir"], second["run_dir"]])
+    with qtbot.waitSignal(window.comparisonShown, timeout=30_000) as compared:
+        qtbot.mouseClick(find(window, "compareButton"), Qt.MouseButton.LeftButton)
+    assert sorted(r["config"]["model"] for r in compared.args[0]) == ["lenet5", "resnet20"]
+    assert sorted(window.runs_view.curve_counts()) == [1, 2]  # val accuracy per epoch of each run
+    compare = window.findChild(QWidget, "compareTable")
+    assert compare.rowCount() == 2
+    assert {compare.item(r, 1).text() for r in range(2)} == {"lenet5", "resnet20"}
+    assert all(compare.item(r, 3).text() != "–" for r in range(2))  # multiply-adds recorded by the engine
+    window.export_csv([first["run_dir"], second["run_dir"]], str(tmp_path / "metrics.csv"))
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("run,epoch,train_loss") and len(rows) == 1 + 2 + 1
+    window.export_png(str(tmp_path / "curves.png"))
+    assert Image.open(tmp_path / "curves.png").size[0] > 100
+
+
+def MainWindow_best_model(run_dir):
+    from workbench.core.predict import load_classifier
+
+    return load_classifier(run_dir).model.eval()

@@ -327,6 +327,7 @@ class MainWindow(QMainWindow):
         self.feature_map_view.clear_maps("Select a layer to see its feature maps")
         self.probe_view.set_layers(getattr(prepared.classifier.model, "feature_info", []))
         self.session.set(model_name=prepared.summary.model)
+        self.form.train_size = self._train_images()
         self._update_cost()
         self.modelShown.emit(prepared.summary)
 
