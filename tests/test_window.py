@@ -116,7 +116,7 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
 
     # Drop a digit drawn dark-on-light, the way a user would save one: a digit of another class than
     # the test image shown at start-up, so keeping the old image would show the wrong answer.
-    assert window.image_caption.startswith("test sample 0")
+    assert window.image_caption.startswith("test image 0")
     shown_label = int(digits.test[0][1])
     model = window.classifier.model
     images, labels = split_tensors(digits.test)

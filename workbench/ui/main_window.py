@@ -309,6 +309,8 @@ class MainWindow(QMainWindow):
             self.open_folder(self.dataset_name)
             return
         self._show_error("")
+        if self.bundle is None or self.bundle.name != self.dataset_name:
+            self.status_label.setText("")  # what was said of the last dataset
         self.inspection.build(self.model_name, self.dataset_name, self.bundle, self.transfer_check.isChecked())
         self.settings.setValue("form/model", self.model_name)
         if not is_folder_dataset(self.dataset_name):
@@ -320,8 +322,6 @@ class MainWindow(QMainWindow):
             self.bundle = prepared.bundle if prepared.bundle != 0 else None
         if prepared.message:
             self.status_label.setText(html.escape(prepared.message))
-        elif not self.training_controller.running and not prepared.run_dir and self._folder_thread is None:
-            self.status_label.setText("")
         self.layer_tree.show_summary(prepared.summary)
         self.model_card.show_model(prepared.summary, prepared.note if prepared.run_dir else "")
         self.feature_map_view.clear_maps("Select a layer to see its feature maps")

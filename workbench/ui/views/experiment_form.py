@@ -151,6 +151,12 @@ class ExperimentForm(QWidget):
         layout.addWidget(self.eta_label)
         layout.addWidget(self.status_label)
         layout.addWidget(self.error_banner)
+        for row in range(form.rowCount()):  # rows keep their height: the window scrolls instead (800×600)
+            item = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            if item is not None and item.widget() is not None:
+                item.widget().setMinimumHeight(item.widget().minimumSizeHint().height())
+        for b in (self.start_button, self.pause_button, self.stop_button, self.progress):
+            b.setMinimumHeight(b.minimumSizeHint().height())
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(box)
