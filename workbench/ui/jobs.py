@@ -14,6 +14,7 @@ UI thread, never through a lambda called in the worker's thread.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +41,7 @@ class JobRunner(QObject):
 
     def __init__(self, parent=None, workers: int = 1, name: str = "jobs"):
         super().__init__(parent)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name, initializer=_lower_priority)
         self._ids = itertools.count(1)
         self._latest: dict[str, int] = {}
         self._pending: dict[int, _Job] = {}
@@ -109,6 +110,15 @@ class JobRunner(QObject):
             ok, result = False, _message(exc)
             traceback.print_exc()
         self._delivered.emit(job.id, ok, 0 if result is None else result)
+
+
+def _lower_priority() -> None:
+    """Jobs yield the CPU to training (and to the UI): on Linux a thread has its own nice value,
+    inherited by the threads it starts (torch's intra-op pool for this thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: jobs run at normal priority
+        pass
 
 
 def _message(exc: BaseException) -> str:

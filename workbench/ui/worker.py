@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from workbench.core.events import DataProgress, EpochEnded, Notice, RunFailed, RunFinished, RunStarted, StepEnded
 from workbench.core.train import Trainer, TrainConfig
 
-STEP_INTERVAL = 0.1
+STEP_INTERVAL = 0.25
 
 
 class TrainingWorker(QObject):

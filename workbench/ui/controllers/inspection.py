@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 import models
 from workbench.core import pretrained
-from workbench.core.datasets import DatasetError, get_dataset_info, image_to_tensor, load_dataset
+from workbench.core.datasets import DatasetError, Preprocess, get_dataset_info, image_to_tensor, load_dataset
 from workbench.core.inspection import Classifier, ModelSummary, summarize
 from workbench.core.train import resolve_input_size
 
@@ -134,6 +134,14 @@ class InspectionController(QObject):
         a set the run has just downloaded is loaded here too."""
         model_name, classes, shape = event.config["model"], list(event.classes), tuple(event.input_size)
         pretrained_input = bool(event.config.get("pretrained"))
+        current = self.classifier
+        if (bundle is not None and current is not None and getattr(current.model, "model_name", "") == model_name
+                and current.classes == classes and current.input_shape == shape and not pretrained_input):
+            # The model on show is the run's model already: no rebuild competing with the run's first steps.
+            if event.mean:
+                current.preprocess = Preprocess(shape[1:], tuple(event.mean), tuple(event.std))
+            self.note = "(training…)"
+            return
 
         def make():
             data = bundle

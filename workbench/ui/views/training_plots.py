@@ -2,7 +2,7 @@
 accuracy per epoch with the best epoch marked, and the learning rate.
 
 The x axes read in epochs. Data are kept in growing numpy buffers and pushed to the curves
-from a 5 Hz timer (only curves that changed), with clip-to-view and peak downsampling, so a
+from a 1 Hz timer (only curves that changed), with clip-to-view and peak downsampling, so a
 run of 100,000 steps costs the UI thread the same few milliseconds as a run of 100.
 Legends sit in the plot titles, so they never cover a curve."""
 
@@ -93,7 +93,7 @@ class TrainingPlots(QSplitter):
         self.best_epoch: int | None = None
         self.epochs = 1
         self._timer = QTimer(self)
-        self._timer.setInterval(200)
+        self._timer.setInterval(1000)
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
         self.clear()
