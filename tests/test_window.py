@@ -457,6 +457,7 @@ def test_without_a_display_the_command_says_so_instead_of_aborting(tmp_path):
 def test_the_form_scrolls_rather_than_squeezing_at_800_by_600(window, qtbot):
     window.resize(800, 600)
     qtbot.wait(50)
+    assert (window.width(), window.height()) == (800, 600)  # the window fits the screen
     fields = ["modelCombo", "datasetCombo", "epochsSpin", "batchSizeSpin", "recipeCombo", "learningRateSpin",
               "deviceCombo", "ampCombo", "startButton"]
     boxes = []
@@ -555,3 +556,146 @@ def MainWindow_best_model(run_dir):
     from workbench.core.predict import load_classifier
 
     return load_classifier(run_dir).model.eval()
+
+
+def test_runs_can_be_renamed_deleted_and_resumed(window, qtbot, tmp_path, monkeypatch):
+    find(window, "epochsSpin").setValue(1)
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
+        window.start_training()
+    run_dir = window.last_summary["run_dir"]
+    table = find(window, "runsTable")
+    qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=30_000)
+    settle(qtbot, window)
+    # Rename by editing the name cell: the folder moves, the table follows.
+    with qtbot.waitSignal(window.runsShown, timeout=30_000):
+        table.item(0, 0).setText("my lenet")
+    assert not (tmp_path / "runs" / run_dir.rsplit("/", 1)[-1]).exists()
+    renamed = tmp_path / "runs" / "my lenet"
+    assert (renamed / "best.pt").is_file() and table.item(0, 0).text() == "my lenet"
+    # A name that is not a folder name is refused with a message, and nothing moves.
+    with qtbot.waitSignal(window.runsShown, timeout=30_000):
+        table.item(0, 0).setText("../escape")
+    assert renamed.is_dir() and "was not used" in window.error_banner.text()
+
+    # Resume a finished run to more epochs: the same folder gains an epoch.
+    find(window, "epochsSpin").setValue(2)
+    table.selectRow(0)
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
+        qtbot.mouseClick(window.findChild(QPushButton, "resumeRunButton"), Qt.MouseButton.LeftButton)
+    assert window.last_summary["status"] == "completed" and window.last_summary["epochs"] == 2
+    assert window.last_summary["resumed_at_epoch"] == 2
+    assert len((renamed / "metrics.csv").read_text().splitlines()) == 1 + 2
+
+    # Delete asks first; "No" keeps the run, "Yes" removes its folder.
+    from PySide6.QtWidgets import QMessageBox
+
+    settle(qtbot, window)
+    table.selectRow(0)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    qtbot.mouseClick(window.findChild(QPushButton, "deleteRunButton"), Qt.MouseButton.LeftButton)
+    assert renamed.is_dir()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.runsShown, timeout=30_000):
+        qtbot.mouseClick(window.findChild(QPushButton, "deleteRunButton"), Qt.MouseButton.LeftButton)
+    assert not renamed.exists() and table.rowCount() == 0
+
+
+def test_opening_a_damaged_run_says_why_and_keeps_the_model(window, qtbot, tmp_path):
+    find(window, "epochsSpin").setValue(1)
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
+        window.start_training()
+    settle(qtbot, window)
+    run_dir = window.last_summary["run_dir"]
+    before = window.classifier
+    best = tmp_path / "runs" / run_dir.rsplit("/", 1)[-1] / "best.pt"
+    data = bytearray(best.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    best.write_bytes(bytes(data))
+    window.open_run(run_dir)
+    settle(qtbot, window)
+    assert window.error_banner.isVisible() and "best.pt" in window.error_banner.text()
+    assert window.classifier is before
+
+
+def test_the_degradation_experiment_queues_the_four_runs_of_figure_6(window, qtbot, monkeypatch, workbench_home):
+    from fake_datasets import write_cifar10
+
+    write_cifar10(workbench_home / "data", monkeypatch, n_train=120, n_test=20)
+    ended = []
+    window.trainingEnded.connect(lambda summary: ended.append(summary))  # the window's own signal: UI thread
+    window.start_degradation(epochs=1, batch_size=32)
+    assert window.training and window.centre_tabs.currentWidget() is window.runs_view
+    assert len(window.training_controller.queue) == 3
+    qtbot.waitUntil(lambda: len(ended) == 4, timeout=600_000)
+    settle(qtbot, window)
+    configs = [__import__("json").loads((__import__("pathlib").Path(d) / "config.json").read_text())
+               for d in window.training_controller.experiment_runs]
+    assert [c["model"] for c in configs] == ["plain20", "plain56", "resnet20", "resnet56"]
+    assert {(c["recipe"], c["dataset"], c["seed"], c["split_seed"], c["optimizer"], c["lr"], c["momentum"],
+             c["weight_decay"]) for c in configs} == {("he2015-cifar", "cifar10", 0, 0, "sgd", 0.1, 0.9, 1e-4)}
+    assert all(s["status"] == "completed" for s in ended)
+    qtbot.waitUntil(lambda: len(window.runs_view.compared) == 4, timeout=30_000)
+    assert window.runs_view.curve_counts() == [1, 1, 1, 1]
+
+
+def test_settings_are_remembered_between_sessions(qtbot, tmp_path):
+    first = MainWindow(runs_root=tmp_path / "runs", settings=settings(tmp_path))
+    qtbot.addWidget(first)
+    first.show()
+    settle(qtbot, first)
+    first.model_combo.setCurrentIndex(first.model_combo.findData("resnet20"))
+    first.epochs_spin.setValue(7)
+    first.centre_tabs.setCurrentIndex(3)
+    first.resize(760, 560)  # within the offscreen screen (800×600): restoreGeometry clamps to the screen
+    settle(qtbot, first)
+    first.close()
+    second = MainWindow(runs_root=tmp_path / "runs", settings=settings(tmp_path))
+    qtbot.addWidget(second)
+    second.show()
+    settle(qtbot, second)
+    assert second.model_name == "resnet20" and second.epochs_spin.value() == 7
+    assert second.centre_tabs.currentIndex() == 3 and (second.width(), second.height()) == (760, 560)
+    assert second.classifier.model.model_name == "resnet20"
+    second.close()
+
+
+def test_cost_and_impossible_settings_are_shown_before_start(window, qtbot):
+    cost = window.findChild(QWidget, "costLabel")
+    problem = window.findChild(QWidget, "validationLabel")
+    model = find(window, "modelCombo")
+    model.setCurrentIndex(model.findData("resnet20"))
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: "per epoch" in cost.text(), timeout=30_000)
+    from workbench.core.inspection import human_count
+
+    assert human_count(window.inspection.summary.total_macs) in cost.text() and "1,248 images" in cost.text()
+    # fp16 needs CUDA: on a CPU-only machine the reason shows and Start waits.
+    if not torch.cuda.is_available():
+        find(window, "ampCombo").setCurrentIndex(find(window, "ampCombo").findData("fp16"))
+        assert problem.isVisible() and "CUDA" in problem.text() and not find(window, "startButton").isEnabled()
+        find(window, "ampCombo").setCurrentIndex(find(window, "ampCombo").findData("off"))
+    assert not problem.isVisible() and find(window, "startButton").isEnabled()
+    # A big model on 224×224 inputs on this CPU: the estimate warns.
+    window.findChild(QSpinBox, "inputSizeSpin").setValue(224)
+    model.setCurrentIndex(model.findData("vgg16"))
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: "per epoch" in cost.text(), timeout=30_000)
+    if not torch.cuda.is_available():
+        assert "slow" in cost.text()
+
+
+def test_steps_are_coalesced_and_the_probe_refreshes_each_epoch(window, qtbot):
+    shown = []
+    window.stepShown.connect(lambda e: shown.append(e))
+    probe = find(window, "probeView")
+    updates = probe.updates
+    find(window, "epochsSpin").setValue(3)
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):
+        window.start_training()
+    settle(qtbot, window)
+    steps = window.plots.point_counts()["step_loss"]
+    assert steps == 3 * 39 and len(shown) < steps / 2  # every step plotted, far fewer UI updates
+    assert probe.updates - updates >= 3  # one per epoch at least (plus the best weights at the end)
+    assert probe.maps.tile_count == 6 and probe.layer == "c1"
+    lines = probe.prediction.text().split("<br>")
+    assert any(line.startswith("epoch 1") for line in lines) and any(line.startswith("epoch 3") for line in lines)

@@ -113,8 +113,8 @@ class MainWindow(QMainWindow):
         left_scroll.setWidget(left)
         left_scroll.setFrameShape(QFrame.Shape.NoFrame)
         left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left.setMinimumWidth(280)
-        left_scroll.setMinimumWidth(300)
+        left.setMinimumWidth(250)
+        left_scroll.setMinimumWidth(260)
         left_scroll.setMaximumWidth(420)
 
         self.plots = TrainingPlots()
@@ -158,6 +158,10 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.centre_tabs)
         self.splitter.addWidget(right)
         self.splitter.setSizes([340, 600, 460])
+        # Explicit minimums, below the views' own hints: at 800×600 the panes shrink (and scroll)
+        # instead of pushing the window past the screen.
+        self.centre_tabs.setMinimumSize(320, 300)
+        right.setMinimumSize(180, 300)
         self.setCentralWidget(self.splitter)
 
         self.busy_bar = QProgressBar(objectName="busyIndicator", maximumWidth=120, textVisible=False, visible=False)
@@ -311,7 +315,8 @@ class MainWindow(QMainWindow):
         self._show_error("")
         if self.bundle is None or self.bundle.name != self.dataset_name:
             self.status_label.setText("")  # what was said of the last dataset
-        self.inspection.build(self.model_name, self.dataset_name, self.bundle, self.transfer_check.isChecked())
+        self.inspection.build(self.model_name, self.dataset_name, self.bundle, self.transfer_check.isChecked(),
+                              self.form.input_spin.value() or None)
         self.settings.setValue("form/model", self.model_name)
         if not is_folder_dataset(self.dataset_name):
             self.settings.setValue("form/dataset", self.dataset_name)
@@ -474,7 +479,8 @@ class MainWindow(QMainWindow):
             + (f"; {len(health.skipped)} file(s) skipped (see Dataset health)" if health.skipped else "")
             + (f"<br>{html.escape(health.changes)}" if health.changes else ""))
         self.inspection.image = None  # the folder's first test image replaces the last one
-        self.inspection.build(self.model_name, bundle.name, bundle, self.transfer_check.isChecked())
+        self.inspection.build(self.model_name, bundle.name, bundle, self.transfer_check.isChecked(),
+                              self.form.input_spin.value() or None)
 
     @Slot(str, str)
     def _on_folder_failed(self, message: str, details: str) -> None:

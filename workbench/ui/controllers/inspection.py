@@ -47,14 +47,15 @@ def _first_image(bundle) -> tuple[torch.Tensor | None, str]:
     return sample, f"{kind} image 0 (label {bundle.classes[int(label)]})"
 
 
-def input_shape_for(model: str, spec, transfer: bool) -> tuple[int, int, int]:
-    if transfer and pretrained.has_weights(model):
+def input_shape_for(model: str, spec, transfer: bool, input_size: int | None = None) -> tuple[int, int, int]:
+    if transfer and pretrained.has_weights(model) and not input_size:
         crop = pretrained.weights_for(model).crop_size
         return (spec.in_channels, crop, crop)
-    return resolve_input_size(model, spec)
+    return resolve_input_size(model, spec, input_size)
 
 
-def prepare(model_name: str, dataset: str, bundle, transfer: bool, image, caption: str) -> Prepared:
+def prepare(model_name: str, dataset: str, bundle, transfer: bool, image, caption: str,
+            input_size: int | None = None) -> Prepared:
     """Load the dataset if it is on disk (a set still to download is only described), build the
     model for it, summarise it and classify the current image (or the first test image)."""
     message = ""
@@ -70,7 +71,7 @@ def prepare(model_name: str, dataset: str, bundle, transfer: bool, image, captio
             message = f"{info.title} is not downloaded yet: it downloads when you press Start. {info.description}"
     spec = bundle if bundle is not None else get_dataset_info(dataset)
     classes = list(spec.classes) if hasattr(spec, "classes") else [str(i) for i in range(spec.num_classes)]
-    shape = input_shape_for(model_name, spec, transfer)
+    shape = input_shape_for(model_name, spec, transfer, input_size)
     model = models.create_model(model_name, num_classes=len(classes), in_channels=shape[0], input_size=shape)
     classifier = Classifier(model, classes, shape, spec.native_size, spec.mean, spec.std, spec.dark_background,
                             getattr(spec, "crop", False))
@@ -120,9 +121,9 @@ class InspectionController(QObject):
         self.probe_layer: str | None = None  # chosen in the probe view
 
     # -- model -----------------------------------------------------------------------------------------
-    def build(self, model_name: str, dataset: str, bundle, transfer: bool) -> None:
+    def build(self, model_name: str, dataset: str, bundle, transfer: bool, input_size: int | None = None) -> None:
         image, caption = self.image, self.caption
-        self.jobs.submit("model", lambda: prepare(model_name, dataset, bundle, transfer, image, caption),
+        self.jobs.submit("model", lambda: prepare(model_name, dataset, bundle, transfer, image, caption, input_size),
                          self._on_prepared, self.failed.emit, what=f"building {model_name}")
 
     def open_run(self, run_dir: str, bundle) -> None:

@@ -166,6 +166,7 @@ class ExperimentForm(QWidget):
         for combo in (self.model_combo, self.dataset_combo):
             combo.currentIndexChanged.connect(self.selectionChanged)
         self.transfer_check.toggled.connect(self.selectionChanged)
+        self.input_spin.valueChanged.connect(self.selectionChanged)  # the model is rebuilt at that size
         self.recipe_combo.currentIndexChanged.connect(self.apply_recommended)
         self.recommend_button.clicked.connect(self.apply_recommended)
         for spin in (self.epochs_spin, self.batch_spin, self.lr_spin, self.wd_spin, self.smoothing_spin,
