@@ -646,7 +646,7 @@ def test_settings_are_remembered_between_sessions(qtbot, tmp_path):
     first.model_combo.setCurrentIndex(first.model_combo.findData("resnet20"))
     first.epochs_spin.setValue(7)
     first.centre_tabs.setCurrentIndex(3)
-    first.resize(760, 560)  # within the offscreen screen (800×600): restoreGeometry clamps to the screen
+    first.resize(780, 560)  # within the offscreen screen (800×600): restoreGeometry clamps to the screen
     settle(qtbot, first)
     first.close()
     second = MainWindow(runs_root=tmp_path / "runs", settings=settings(tmp_path))
@@ -654,7 +654,7 @@ def test_settings_are_remembered_between_sessions(qtbot, tmp_path):
     second.show()
     settle(qtbot, second)
     assert second.model_name == "resnet20" and second.epochs_spin.value() == 7
-    assert second.centre_tabs.currentIndex() == 3 and (second.width(), second.height()) == (760, 560)
+    assert second.centre_tabs.currentIndex() == 3 and (second.width(), second.height()) == (780, 560)
     assert second.classifier.model.model_name == "resnet20"
     second.close()
 
