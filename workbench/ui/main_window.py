@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._connect()
         self._restore_settings()
+        self.plots.set_epochs(self.epochs_spin.value())
         self.on_selection_changed()
         self.runs.refresh()
 
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         form = self.form
         form.selectionChanged.connect(self.on_selection_changed)
         form.changed.connect(self._update_cost)
+        form.epochs_spin.valueChanged.connect(self._on_epochs_changed)
         form.start_button.clicked.connect(self.start_training)
         form.stop_button.clicked.connect(self.stop_training)
         form.pause_button.toggled.connect(self.pause_training)
@@ -354,8 +356,7 @@ class MainWindow(QMainWindow):
         if self.classifier is None:
             return
         self._show_error("")
-        self.inspection.classify_file(path, self.data_spec)
-        self.statusBar().showMessage(f"Classifying {Path(path).name}…", 5000)
+        self.inspection.classify_file(path, self.data_spec)  # the status bar's busy label says so meanwhile
 
     @Slot()
     def _on_layer_selected(self) -> None:
@@ -375,6 +376,12 @@ class MainWindow(QMainWindow):
         if item is None:
             raise KeyError(layer)
         self.layer_tree.setCurrentItem(item)
+
+    @Slot(int)
+    def _on_epochs_changed(self, epochs: int) -> None:
+        """Before a run the plots' axes already span the planned epochs."""
+        if not self.training and not any(self.plots.point_counts().values()):
+            self.plots.set_epochs(epochs)
 
     # -- cost -----------------------------------------------------------------------------------
     def _train_images(self) -> int | None:

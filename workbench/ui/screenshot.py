@@ -1,7 +1,10 @@
-"""Regenerate the README screenshot: ``python -m workbench.ui.screenshot OUT.png``.
+"""Regenerate the README screenshots: ``python -m workbench.ui.screenshot resources/screenshots``.
 
-Trains LeNet-5 on the bundled digits in the real window (offscreen when there is no
-display), drops a test digit on the drop zone, selects a layer and grabs the window."""
+Drives the real window (offscreen when there is no display): the set-up view before a run,
+the training view after LeNet-5 trains on the bundled digits (with a drawn digit dropped and a
+layer selected), the evaluation view with a confusion-matrix cell opened, and the runs view
+comparing that run with a ResNet-20 run. ``--folder`` trains on an image folder instead and
+saves its health report; ``--only main`` saves just ``main-window.png``."""
 
 from __future__ import annotations
 
@@ -15,58 +18,99 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
+    parser.add_argument("out", type=Path, help="folder for the PNG files")
     parser.add_argument("--model", default="lenet5")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--layer", default="c3")
-    parser.add_argument("--folder", default=None, help="train on this image folder instead of the digits")
-    parser.add_argument("--tab", choices=["training", "health"], default="training", help="centre tab to show")
+    parser.add_argument("--second-model", default="resnet20", help="the run compared with the first")
+    parser.add_argument("--folder", default=None, help="train on this image folder and save its health report")
+    parser.add_argument("--only", choices=["main", "all"], default="all")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PIL import Image
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = []
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(runs_root=Path(tmp) / "runs")
-        window.resize(1400, 860)
+        window = MainWindow(runs_root=Path(tmp) / "runs",
+                            settings=QSettings(f"{tmp}/settings.ini", QSettings.Format.IniFormat))
+        window.resize(1400, 880)
         window.show()
-        window.model_combo.setCurrentIndex(window.model_combo.findData(args.model))
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 900
 
         def wait(busy):
             while busy() and time.monotonic() < deadline:
                 app.processEvents()
                 time.sleep(0.01)
+            for _ in range(30):  # let the last paints land
+                app.processEvents()
+                time.sleep(0.01)
 
+        def save(name):
+            path = args.out / name
+            window.grab().save(str(path))
+            saved.append(path)
+
+        def train(model, epochs):
+            window.form.select(window.model_combo, model)
+            wait(lambda: not window.idle)
+            window.epochs_spin.setValue(epochs)
+            window.start_training()
+            wait(lambda: window.training or not window.idle)
+            return window.last_summary
+
+        wait(lambda: not window.idle)
         if args.folder:
             window.open_folder(args.folder)
-            wait(lambda: window._folder_thread is not None)
-        if args.epochs:
-            window.epochs_spin.setValue(args.epochs)
-            window.start_training()
-            wait(lambda: window.training)
+            wait(lambda: not window.idle)
+            save("health-report.png")
+        window.form.select(window.model_combo, args.model)
+        wait(lambda: not window.idle)
+        if args.only == "all" and not args.folder:
+            window.centre_tabs.setCurrentIndex(0)
+            save("setup-view.png")
+        first = train(args.model, args.epochs)
         if args.folder:
             window.classify_file(str(Path(args.folder) / window.bundle.split_files["test"][0]))
         else:
             sample, _ = window.bundle.test[3]
             drawn = Image.fromarray(((1 - sample[0]) * 255).byte().numpy(), "L").resize((128, 128))
-            path = Path(tmp) / "my_digit.png"
-            drawn.save(path)
-            window.classify_file(str(path))
+            drawn.save(Path(tmp) / "my_digit.png")
+            window.classify_file(str(Path(tmp) / "my_digit.png"))
+        wait(lambda: not window.idle)
         window.select_layer(args.layer)
-        window.centre_tabs.setCurrentIndex(0 if args.tab == "training" else 1)
-        for _ in range(20):
-            app.processEvents()
-            time.sleep(0.02)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        window.grab().save(str(args.out))
+        wait(lambda: not window.idle)
+        window.centre_tabs.setCurrentIndex(0)
+        save("main-window.png")
+        if args.only == "all":
+            window.centre_tabs.setCurrentWidget(window.evaluation_view)
+            matrix = window.evaluation_view.matrix
+            n = len(matrix.matrix)
+            worst = max(((t, p) for t in range(n) for p in range(n) if t != p), key=lambda tp: matrix.matrix[tp[0]][tp[1]])
+            matrix.setCurrentCell(*worst)
+            window.evaluation_view.show_cell(*worst)
+            wait(lambda: False)
+            save("evaluation-view.png")
+            second = train(args.second_model, max(1, args.epochs // 2))
+            window.centre_tabs.setCurrentWidget(window.runs_view)
+            window.runs.refresh()
+            wait(lambda: not window.idle)
+            window.runs_view.select_dirs([first["run_dir"], second["run_dir"]])
+            window.runs.compare([first["run_dir"], second["run_dir"]])
+            wait(lambda: not window.idle)
+            save("runs-view.png")
+        window.centre_tabs.setCurrentIndex(0)
         window.close()
-    print(f"saved {args.out}")
+    del Qt
+    for path in saved:
+        print(f"saved {path}")
     return 0
 
 

@@ -94,7 +94,8 @@ class EvaluationView(QWidget):
         self.matrix = ConfusionMatrixView()
         self.per_class = QTableWidget(0, 4, objectName="perClassTable")
         self.per_class.setHorizontalHeaderLabels(["class", "images", "precision", "recall"])
-        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.per_class.horizontalHeader().setStretchLastSection(True)
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().setVisible(False)
         self.cell_caption = QLabel("Click a cell of the matrix to see the images behind it.", objectName="cellCaption",

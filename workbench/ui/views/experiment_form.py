@@ -112,6 +112,7 @@ class ExperimentForm(QWidget):
         self.pause_button = QPushButton("Pause", objectName="pauseButton", enabled=False, checkable=True)
         self.progress = QProgressBar(objectName="epochProgress", textVisible=True)
         self.progress.setFormat("idle")
+        self.progress.setValue(0)
         self.eta_label = QLabel(objectName="etaLabel")
         self.status_label = QLabel(objectName="runStatus", wordWrap=True)
         self.error_banner = QLabel(objectName="errorBanner", wordWrap=True, visible=False)
