@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--second-model", default="resnet20", help="the run compared with the first")
     parser.add_argument("--folder", default=None, help="train on this image folder and save its health report")
     parser.add_argument("--only", choices=["main", "all"], default="all")
+    parser.add_argument("--main-name", default="main-window.png", help="file name of the training view's screenshot")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         window.select_layer(args.layer)
         wait(lambda: not window.idle)
         window.centre_tabs.setCurrentIndex(0)
-        save("main-window.png")
+        save(args.main_name)
         if args.only == "all":
             window.centre_tabs.setCurrentWidget(window.evaluation_view)
             matrix = window.evaluation_view.matrix
