@@ -4,6 +4,7 @@
   train`` runs it) and in the window (offscreen), alternated; prints images/s and the ratio.
 - ``latency``: a 10 ms QTimer in the UI thread records how late each tick fires while a model
   trains in the window; prints percentiles (goal: p99 ≤ 50 ms).
+- ``plots``: the UI-thread cost of a plot refresh with 100,000 steps against 100.
 - ``startup``: seconds until the window is on screen (``cnn-workbench`` with the start-up probe)
   against ``python -c "import torch, torchvision"``, alternated; prints the ratio (goal ≤ 0.3).
 
@@ -164,10 +165,41 @@ def startup(rounds: int) -> float:
     return ratio
 
 
+def plots(steps: int = 100_000) -> float:
+    """UI-thread time of one refresh of the training plots holding ``steps`` points against 100."""
+    app = _app()
+    from PySide6.QtCore import QCoreApplication
+
+    from .views.training_plots import TrainingPlots
+
+    def cost(n: int) -> float:
+        view = TrainingPlots()
+        view.resize(700, 700)
+        view.show()
+        view.clear(epochs=max(1, n // 1000))
+        times = []
+        for i in range(n):
+            view.add_step(i / 1000, 2.0 * 0.99999 ** i + 0.1 * ((i * 7919) % 13) / 13, 0.1)
+            if (i + 1) % (n // 10) == 0:  # ten refreshes as the run grows, each with a repaint
+                start = time.perf_counter()
+                view.refresh()
+                view.repaint()
+                QCoreApplication.processEvents()
+                times.append(time.perf_counter() - start)
+        view.close()
+        return statistics.median(times[-3:])
+
+    small, large = cost(100), cost(steps)
+    print(f"plots: refresh + repaint with {steps:,} steps {large * 1e3:.1f} ms, with 100 steps {small * 1e3:.1f} ms: "
+          f"{large / small:.2f}x")
+    del app
+    return large / small
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=["throughput", "latency", "startup"],
-                        default=["throughput", "latency", "startup"])
+    parser.add_argument("which", nargs="*", choices=["throughput", "latency", "startup", "plots"],
+                        default=["throughput", "latency", "startup", "plots"])
     parser.add_argument("--model", default=None, help="throughput and latency: the model (default lenet5 and resnet20)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
@@ -179,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 throughput(model, args.epochs if model == "lenet5" or args.model else 1, args.rounds, args.batch_size)
         elif which == "latency":
             latency(args.model or "lenet5", args.epochs)
+        elif which == "plots":
+            plots()
         else:
             startup(args.rounds)
     return 0

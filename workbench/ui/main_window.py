@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.layer_tree.itemSelectionChanged.connect(self._on_layer_selected)
         self.probe_view.layerChosen.connect(self.inspection.set_probe_layer)
 
+        self.session.changed.connect(self._on_session_changed)
         for runner in (self.jobs, self.io_jobs):
             runner.busyChanged.connect(self._on_busy)
         ins = self.inspection
@@ -284,6 +285,14 @@ class MainWindow(QMainWindow):
         folder_size = bundle.native_size[0] if bundle is not None and bundle.health is not None else None
         return self.form.config(image_size=folder_size)
 
+    @Slot(str)
+    def _on_session_changed(self, _what: str) -> None:
+        """The title says what the window is working with: the model on show and its run, if any."""
+        parts = [self.session.model_name or ""]
+        if self.session.run_dir:
+            parts.append(f"run {Path(self.session.run_dir).name}")
+        self.setWindowTitle(" · ".join(["CNN Workbench", *filter(None, parts)]))
+
     # -- busy state ------------------------------------------------------------------------------
     @Slot(bool)
     def _on_busy(self, _busy: bool) -> None:
@@ -356,7 +365,7 @@ class MainWindow(QMainWindow):
         if self.classifier is None:
             return
         self._show_error("")
-        self.inspection.classify_file(path, self.data_spec)  # the status bar's busy label says so meanwhile
+        self.inspection.classify_file(path)  # the status bar's busy label says so meanwhile
 
     @Slot()
     def _on_layer_selected(self) -> None:

@@ -194,15 +194,17 @@ class InspectionController(QObject):
                          what="loading the epoch's weights")
 
     # -- images --------------------------------------------------------------------------------------
-    def classify_file(self, path: str, spec) -> None:
+    def classify_file(self, path: str) -> None:
+        """Decode a file the way the model on show was trained (channels, size, background, crop:
+        an opened run may come from another dataset than the one picked), then classify it."""
         classifier = self.classifier
         if classifier is None:
             return
         layer, probe_layer = self.layer, self.probe_layer
 
         def work():
-            image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background,
-                                    getattr(spec, "crop", False))
+            image = image_to_tensor(path, classifier.input_shape[0], classifier.native_size,
+                                    classifier.dark_background, classifier.crop)
             return image, self._look(classifier, image, layer, probe_layer)
 
         def done(result):
