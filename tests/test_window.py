@@ -699,3 +699,20 @@ def test_steps_are_coalesced_and_the_probe_refreshes_each_epoch(window, qtbot):
     assert probe.maps.tile_count == 6 and probe.layer == "c1"
     lines = probe.prediction.text().split("<br>")
     assert any(line.startswith("epoch 1") for line in lines) and any(line.startswith("epoch 3") for line in lines)
+
+
+def test_the_window_is_on_screen_before_torch_loads(tmp_path):
+    """``cnn-workbench`` shows a start-up window first and imports torch behind it; the workbench
+    replaces it once torch is in. (How much sooner is a benchmark: python -m workbench.ui.benchmark startup.)"""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CNN_WORKBENCH_STARTUP_PROBE="1", QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path),
+               CNN_WORKBENCH_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "workbench"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in done.stdout.splitlines()]
+    assert [line[0] for line in lines] == ["shown", "ready"]
+    assert lines[0][2] == "torch-loaded=False"  # on screen while torch is still to come
+    assert float(lines[0][1]) < float(lines[1][1])

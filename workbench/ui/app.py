@@ -16,7 +16,8 @@ import time
 X11_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 "
                 "libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0")
 PROBE = "CNN_WORKBENCH_STARTUP_PROBE"
-"""Set to 1, the app prints ``shown <s>`` and ``ready <s>`` (since the process started) and quits:
+"""Set to 1, the app prints ``shown <s> torch-loaded=<bool>`` and ``ready <s>`` (seconds since the
+process started) and quits:
 what ``python -m workbench.ui.startup_benchmark`` measures."""
 
 
@@ -103,7 +104,8 @@ def run_app(argv: list[str] | None = None) -> int:
     startup.show()
     state = {"window": None}
     if probe:
-        QTimer.singleShot(0, lambda: print(f"shown {_since_start():.3f}", flush=True))
+        QTimer.singleShot(0, lambda: print(f"shown {_since_start():.3f} torch-loaded={'torch' in sys.modules}",
+                                           flush=True))
 
     def poll() -> None:
         if not loader.done:

@@ -153,7 +153,7 @@ def startup(rounds: int) -> float:
             imports.append(time.perf_counter() - start)
             out = subprocess.run([sys.executable, "-m", "workbench"], env=env, capture_output=True, text=True,
                                  timeout=300).stdout
-            marks = dict(line.split() for line in out.splitlines() if line.startswith(("shown", "ready")))
+            marks = dict(line.split()[:2] for line in out.splitlines() if line.startswith(("shown", "ready")))
             shown.append(float(marks["shown"]))
             ready.append(float(marks["ready"]))
             print(f"  round {r + 1}: import torch, torchvision {imports[-1]:.2f} s; window shown {shown[-1]:.2f} s, "
