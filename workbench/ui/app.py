@@ -77,7 +77,7 @@ def run_app(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr or sys.__stderr__)
         return 1
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QVBoxLayout, QWidget
 
     probe = os.environ.get(PROBE) == "1"
@@ -95,10 +95,11 @@ def run_app(argv: list[str] | None = None) -> int:
     message = QLabel("<h2>CNN Workbench</h2><p>Loading PyTorch and the model zoo…</p>")
     message.setObjectName("startupMessage")
     message.setWordWrap(True)
+    message.setAlignment(Qt.AlignmentFlag.AlignCenter)
     bar = QProgressBar(maximumWidth=300)
     bar.setRange(0, 0)
     layout.addWidget(message)
-    layout.addWidget(bar)
+    layout.addWidget(bar, 0, Qt.AlignmentFlag.AlignHCenter)
     layout.addStretch(2)
     startup.setCentralWidget(body)
     startup.show()
