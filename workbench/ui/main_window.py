@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
         rv.openRequested.connect(self.open_run)
         rv.resumeRequested.connect(self.resume_run)
         rv.compareRequested.connect(self.runs.compare)
-        rv.renameRequested.connect(self.runs.rename)
+        rv.renameRequested.connect(self.rename_run)
         rv.deleteRequested.connect(self.delete_runs)
         rv.exportPngRequested.connect(self.export_png)
         rv.exportCsvRequested.connect(self.export_csv)
@@ -334,8 +334,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_model_ready(self, prepared) -> None:
-        if prepared.bundle != 0 or not prepared.run_dir:
-            self.bundle = prepared.bundle if prepared.bundle != 0 else None
+        if not prepared.run_dir:  # an opened run leaves the dataset as it was
+            self.bundle = prepared.bundle
         if prepared.message:
             self.status_label.setText(html.escape(prepared.message))
         self.layer_tree.show_summary(prepared.summary)
@@ -635,7 +635,7 @@ class MainWindow(QMainWindow):
                              event.best_val_acc)
         self.progress.setFormat(f"epoch {event.epoch}/{event.epochs} · val acc {event.val_acc:.3f}")
         self.inspection.load_weights(weights, f"(epoch {event.epoch})")
-        if len(self.training_controller.experiment_runs) > 1 or self.training_controller.queue:
+        if self.training_controller.in_experiment:
             self.runs.compare(self.training_controller.experiment_runs)
         self.epochShown.emit(event)
 
@@ -668,7 +668,7 @@ class MainWindow(QMainWindow):
         self.form.set_running(self.training_controller.running)
         self._after_controls_change()
         self.runs.refresh()
-        if self.training_controller.experiment_runs and len(self.training_controller.experiment_runs) > 1:
+        if self.training_controller.in_experiment:
             self.runs.compare(self.training_controller.experiment_runs)
         self.trainingEnded.emit(summary)
 
@@ -687,7 +687,7 @@ class MainWindow(QMainWindow):
                                        "or it is still training).")
             self.evaluationShown.emit({})
             return
-        self.evaluation_view.show_report(report, Path(run_dir).name, images if images != 0 else None, note)
+        self.evaluation_view.show_report(report, Path(run_dir).name, images, note)
         self.session.set(run_dir=run_dir)
         self.evaluationShown.emit(report)
 
@@ -733,10 +733,21 @@ class MainWindow(QMainWindow):
         self._begin(f"Resuming {run.name}…", epochs or planned)
         self.training_controller.start(None, None, resume=run_dir, epochs=epochs)
 
+    @Slot(str, str)
+    def rename_run(self, run_dir: str, name: str) -> None:
+        if run_dir == self.training_controller.current_run:
+            self._show_error("That run is training; rename it once it has ended.")
+            self.runs.refresh()
+            return
+        self._show_error("")
+        renamed = self.runs.rename(run_dir, name)
+        if renamed and self.session.run_dir == run_dir:
+            self.session.set(run_dir=renamed)
+
     @Slot(object)
     def delete_runs(self, run_dirs, confirm: bool = True) -> None:
         names = ", ".join(Path(d).name for d in run_dirs[:3]) + (" …" if len(run_dirs) > 3 else "")
-        if self.training_controller.running and self.session.run_dir in run_dirs:
+        if self.training_controller.current_run in run_dirs:
             self._show_error("That run is training; stop it before deleting it.")
             return
         if confirm and QMessageBox.question(self, "Delete runs", f"Delete {len(run_dirs)} run folder(s) ({names}) "
@@ -844,7 +855,7 @@ def _read_curves(run_dir: str):
 
 
 def _evaluation_source(run_dir: str, bundle):
-    """(report, images or 0, note): ``images(i)`` is test image ``i`` of the run's dataset."""
+    """(report, images or None, note): ``images(i)`` is test image ``i`` of the run's dataset."""
     from workbench.core.datasets import DatasetError, load_dataset
     from workbench.core.evaluate import to_float
     from workbench.core.runs import Run
@@ -852,7 +863,7 @@ def _evaluation_source(run_dir: str, bundle):
     run = Run(Path(run_dir))
     report = run.evaluation("test")
     if not report:
-        return {}, 0, ""
+        return {}, None, ""
     config = run.config
     data, note = None, ""
     if bundle is not None and bundle.name == config.get("dataset") and list(bundle.classes) == report["classes"] \
@@ -866,7 +877,7 @@ def _evaluation_source(run_dir: str, bundle):
         except (DatasetError, OSError, ValueError) as exc:
             note = f"The test images are not on this machine ({exc}); the lists show their numbers only."
     if data is None:
-        return report, 0, note
+        return report, None, note
     test = data.test
 
     def image(index: int) -> torch.Tensor:

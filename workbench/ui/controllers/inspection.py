@@ -28,7 +28,7 @@ class Prepared:
 
     classifier: Classifier
     summary: ModelSummary
-    bundle: object  # DataBundle, or 0 when the set is still to download
+    bundle: object  # DataBundle, or None while the set is still to download
     message: str = ""
     image: torch.Tensor | None = None
     caption: str = ""
@@ -81,7 +81,7 @@ def prepare(model_name: str, dataset: str, bundle, transfer: bool, image, captio
     if image is None and bundle is not None:
         image, caption = _first_image(bundle)
     predictions = classifier.top_k(image, 3) if image is not None else []
-    return Prepared(classifier, summary, bundle if bundle is not None else 0, message, image, caption, predictions)
+    return Prepared(classifier, summary, bundle, message, image, caption, predictions)
 
 
 def open_run(run_dir: str, bundle) -> Prepared:
@@ -96,7 +96,7 @@ def open_run(run_dir: str, bundle) -> Prepared:
         image, caption = _first_image(bundle)
     predictions = classifier.top_k(image, 3) if image is not None else []
     name = Path(run_dir).name
-    return Prepared(classifier, summary, bundle if bundle is not None else 0, "", image, caption, predictions,
+    return Prepared(classifier, summary, bundle, "", image, caption, predictions,
                     f"(run {name}, best epoch)", str(run_dir))
 
 
@@ -163,7 +163,7 @@ class InspectionController(QObject):
                 image, caption = None, ""
             if image is None and data is not None:
                 image, caption = _first_image(data)
-            return Prepared(classifier, summarize(model, shape), data if data is not None else 0, "", image, caption,
+            return Prepared(classifier, summarize(model, shape), data, "", image, caption,
                             classifier.top_k(image, 3) if image is not None else [], "(training…)")
         self.jobs.submit("model", make, self._on_prepared, self.failed.emit, what=f"building {model_name}")
 

@@ -64,7 +64,12 @@ class RunsController(QObject):
             self.failed.emit(f"There is already a run called {name}.")
             self.refresh()
             return None
-        source.rename(target)
+        try:
+            source.rename(target)
+        except OSError as exc:
+            self.failed.emit(f"Could not rename {source.name}: {exc.strerror or exc}")
+            self.refresh()
+            return None
         self.compared = [str(target) if d == run_dir else d for d in self.compared]
         self.message.emit(f"Renamed {source.name} to {name}")
         self.refresh()
@@ -74,7 +79,10 @@ class RunsController(QObject):
         for d in run_dirs:
             path = Path(d)
             if path.parent.resolve() == self.runs_root.resolve() and (path / "config.json").is_file():
-                shutil.rmtree(path)
+                try:
+                    shutil.rmtree(path)
+                except OSError as exc:
+                    self.failed.emit(f"Could not delete all of {path.name}: {exc.strerror or exc}")
             else:  # never delete a folder that is not a run of this store
                 self.failed.emit(f"{path} is not a run folder under {self.runs_root}; it was left alone.")
         self.compared = [d for d in self.compared if d not in run_dirs]

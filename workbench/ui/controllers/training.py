@@ -39,10 +39,22 @@ class TrainingController(QObject):
     def running(self) -> bool:
         return self.thread is not None
 
+    @property
+    def current_run(self) -> str | None:
+        """The folder of the run under way (once it has started)."""
+        return self.experiment_runs[-1] if self.running and self.experiment_runs else None
+
+    @property
+    def in_experiment(self) -> bool:
+        """The runs under way belong to a queue of several (their curves are overlaid)."""
+        return len(self.experiment_runs) + len(self.queue) > 1
+
     def start(self, config: TrainConfig | None, bundle=None, resume: str | None = None,
-              epochs: int | None = None) -> None:
+              epochs: int | None = None, queued: bool = False) -> None:
         if self.running:
             return
+        if not queued:
+            self.experiment_runs = []
         self.last_summary = None
         self._stopped_by_user = False
         self.thread = QThread(self)
@@ -67,7 +79,7 @@ class TrainingController(QObject):
         self.experiment_runs = []
         self.queue = list(runs[1:])
         self.queueChanged.emit(len(self.queue))
-        self.start(*runs[0])
+        self.start(*runs[0], queued=True)
 
     def stop(self) -> None:
         self._stopped_by_user = True
@@ -116,7 +128,7 @@ class TrainingController(QObject):
         if self.queue and not self._stopped_by_user and summary.get("status") == "completed":
             config, bundle = self.queue.pop(0)
             self.queueChanged.emit(len(self.queue))
-            self.start(config, bundle)
+            self.start(config, bundle, queued=True)
         elif self.queue:
             self.queue.clear()
             self.queueChanged.emit(0)
