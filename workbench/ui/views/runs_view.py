@@ -116,8 +116,8 @@ class RunsView(QWidget):
         exports.addStretch(1)
         exports.addWidget(self.degradation_button)
 
-        self.accuracy_plot = make_plot("compareAccuracyPlot", "Validation accuracy", "accuracy", [])
-        self.loss_plot = make_plot("compareLossPlot", "Training loss", "cross-entropy", [])
+        self.accuracy_plot = make_plot("compareAccuracyPlot", "Validation accuracy", "accuracy", [], grid=True)
+        self.loss_plot = make_plot("compareLossPlot", "Training loss", "cross-entropy", [], grid=True)
         self.accuracy_plot.enableAutoRange()
         self.loss_plot.enableAutoRange()
         self.legend = QLabel("Select runs and press Compare.", objectName="compareLegend", wordWrap=True)

@@ -46,7 +46,10 @@ def _swatch(color: str, text: str, dashed: bool = False) -> str:
     return f"<span style='color:{color}'>{mark}</span>&nbsp;{text}"
 
 
-def make_plot(name: str, title: str, ylabel: str, legend: list[str]) -> pg.PlotWidget:
+def make_plot(name: str, title: str, ylabel: str, legend: list[str], grid: bool = False) -> pg.PlotWidget:
+    """A plot with its legend in the title. ``grid`` only for plots drawn rarely: pyqtgraph draws
+    grid lines in Python at every repaint, five times the cost of the curves (4 ms without, 30 ms
+    with, measured by ``python -m workbench.ui.benchmark plots``), and that time is taken from the run."""
     plot = pg.PlotWidget()
     plot.setObjectName(name)
     plot.setTitle(f"<b>{title}</b>&nbsp;&nbsp; " + " &nbsp; ".join(legend), size="9pt")
@@ -54,7 +57,8 @@ def make_plot(name: str, title: str, ylabel: str, legend: list[str]) -> pg.PlotW
     plot.setLabel("left", ylabel)
     for axis in ("bottom", "left"):
         plot.getAxis(axis).enableAutoSIPrefix(False)  # "epoch (x0.001)" reads wrong
-    plot.showGrid(x=True, y=True, alpha=0.25)
+    if grid:
+        plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setClipToView(True)
     plot.setDownsampling(auto=True, mode="peak")
     plot.setMinimumHeight(120)
