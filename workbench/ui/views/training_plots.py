@@ -172,7 +172,10 @@ class TrainingPlots(QSplitter):
             self._fit_accuracy()
         if "lr" in dirty and self.series["lr"].n:
             top = float(self.series["lr"].data()[1].max())
-            self.lr_plot.setYRange(0, top * 1.1 if top > 0 else 1, padding=0)
+            top = top if top > 0 else 1.0
+            self.lr_plot.setYRange(0, top * 1.1, padding=0)
+            # Three labels (0, half, the peak): the plot is short, and the peak is the number to read.
+            self.lr_plot.getAxis("left").setTicks([[(v, f"{v:.3g}") for v in (0.0, top / 2, top)], []])
 
     def _fit_accuracy(self) -> None:
         """The accuracy axis fits the data (0.95 and 0.98 must not look alike), never beyond [0, 1]."""
