@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     del Qt
     for path in saved:
         print(f"saved {path}")
+    print(f"first run: {first.get('seconds')} s, best val {first.get('best_val_acc')} (epoch {first.get('best_epoch')}), "
+          f"test {first.get('test_acc')}")
     return 0
 
 
