@@ -621,8 +621,12 @@ def test_the_degradation_experiment_queues_the_four_runs_of_figure_6(window, qtb
     from fake_datasets import write_cifar10
 
     write_cifar10(workbench_home / "data", monkeypatch, n_train=120, n_test=20)
-    ended = []
-    window.trainingEnded.connect(lambda summary: ended.append(summary))  # the window's own signal: UI thread
+    ended, start_enabled = [], []
+
+    def on_ended(summary):  # the window's own signal: runs in the UI thread
+        ended.append(summary)
+        start_enabled.append(find(window, "startButton").isEnabled())
+    window.trainingEnded.connect(on_ended)
     window.start_degradation(epochs=1, batch_size=32)
     assert window.training and window.centre_tabs.currentWidget() is window.runs_view
     assert len(window.training_controller.queue) == 3
@@ -634,6 +638,8 @@ def test_the_degradation_experiment_queues_the_four_runs_of_figure_6(window, qtb
     assert {(c["recipe"], c["dataset"], c["seed"], c["split_seed"], c["optimizer"], c["lr"], c["momentum"],
              c["weight_decay"]) for c in configs} == {("he2015-cifar", "cifar10", 0, 0, "sgd", 0.1, 0.9, 1e-4)}
     assert all(s["status"] == "completed" for s in ended)
+    assert start_enabled == [False, False, False, True]  # the form stays locked until the queue is done
+    assert window.plots.point_counts()["val_acc"] == 1  # the last run's curves, not the four stacked
     qtbot.waitUntil(lambda: len(window.runs_view.compared) == 4, timeout=30_000)
     assert window.runs_view.curve_counts() == [1, 1, 1, 1]
 

@@ -589,7 +589,7 @@ class MainWindow(QMainWindow):
     def _on_run_started(self, event) -> None:
         self.inspection.adopt(event, event.config["dataset"], self.bundle)
         self._epochs_planned = event.epochs or event.config.get("epochs") or 1
-        self.plots.set_epochs(self._epochs_planned)
+        self.plots.clear(self._epochs_planned)  # each run of a queue gets fresh curves
         self._started_at = time.monotonic()
         self._first_step = (event.start_epoch - 1) * event.steps_per_epoch + 1
         queued = f" ({len(self.training_controller.queue)} more queued)" if self.training_controller.queue else ""

@@ -124,7 +124,7 @@ class TrainingController(QObject):
                 obj.deleteLater()
         self.worker = self.thread = None
         summary = self.last_summary or {}
-        self.ended.emit(summary)
+        # The next queued run starts before ``ended`` goes out, so the views see a run still under way.
         if self.queue and not self._stopped_by_user and summary.get("status") == "completed":
             config, bundle = self.queue.pop(0)
             self.queueChanged.emit(len(self.queue))
@@ -132,3 +132,4 @@ class TrainingController(QObject):
         elif self.queue:
             self.queue.clear()
             self.queueChanged.emit(0)
+        self.ended.emit(summary)
