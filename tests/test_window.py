@@ -722,3 +722,21 @@ def test_the_window_is_on_screen_before_torch_loads(tmp_path):
     assert [line[0] for line in lines] == ["shown", "ready"]
     assert lines[0][2] == "torch-loaded=False"  # on screen while torch is still to come
     assert float(lines[0][1]) < float(lines[1][1])
+
+
+def test_a_slow_model_builds_off_the_ui_thread_with_a_busy_state(window, qtbot):
+    """Switching to GoogLeNet returns at once: the build and summary run in a job, the status bar
+    says what is running, and the model appears when it is ready."""
+    combo = find(window, "modelCombo")
+    before = window.classifier
+    combo.setCurrentIndex(combo.findData("googlenet"))
+    # Back in the event loop before the model exists: the old one is still on show, and the busy state says why.
+    assert window.classifier is before and not window.idle
+    assert window.findChild(QWidget, "busyIndicator").isVisibleTo(window)
+    assert "building googlenet" in window.findChild(QWidget, "busyLabel").text()
+    with qtbot.waitSignal(window.modelShown, timeout=120_000) as shown:
+        pass
+    assert shown.args[0].model == "googlenet" and window.classifier.model.model_name == "googlenet"
+    settle(qtbot, window)
+    assert not window.findChild(QWidget, "busyIndicator").isVisibleTo(window)
+    assert window.findChild(QWidget, "busyLabel").text() == ""
