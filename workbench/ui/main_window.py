@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self._pending_failure = False
         self._recommended_for: str | None = None
         self._epochs_planned, self._started_at, self._first_step = 1, time.monotonic(), 1
-        self._rates: dict[str, float] = {}
+        self._rates: dict[str, tuple[float, float]] = {}  # device → (multiply-adds/s, seconds a step)
         self.setAcceptDrops(True)  # a folder dropped anywhere on the window becomes the dataset
 
         self._build_ui()
@@ -413,8 +413,9 @@ class MainWindow(QMainWindow):
                                 what=f"measuring {key}")
             return
         images = self._train_images()
-        seconds = cost.epoch_seconds(summary.total_macs, images, self.form.batch_spin.value(), self._rates[key],
-                                     device.type) if images else None
+        rate, overhead = self._rates[key]
+        seconds = cost.epoch_seconds(summary.total_macs, images, self.form.batch_spin.value(), rate,
+                                     overhead) if images else None
         self.form.show_cost(summary.total_macs, images, seconds, devices.describe(device))
 
     def _check_config(self) -> None:
