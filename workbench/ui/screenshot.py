@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PIL import Image
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -109,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
             save("runs-view.png")
         window.centre_tabs.setCurrentIndex(0)
         window.close()
-    del Qt
     for path in saved:
         print(f"saved {path}")
     print(f"first run: {first.get('seconds')} s, best val {first.get('best_val_acc')} (epoch {first.get('best_epoch')}), "
