@@ -34,13 +34,18 @@ def _app():
     return QApplication.instance() or QApplication(sys.argv[:1])
 
 
-def _window(tmp: str):
+def _window(app, tmp: str, model: str, epochs: int):
+    """The window, shown, with ``model`` built and ``epochs`` set (settings and runs under ``tmp``)."""
     from PySide6.QtCore import QSettings
 
     from .main_window import MainWindow
 
     window = MainWindow(runs_root=Path(tmp) / "runs", settings=QSettings(f"{tmp}/settings.ini", QSettings.Format.IniFormat))
     window.show()
+    _wait(app, lambda: window.idle)
+    window.form.select(window.model_combo, model)
+    _wait(app, lambda: window.idle)
+    window.epochs_spin.setValue(epochs)
     return window
 
 
@@ -65,11 +70,7 @@ def throughput(model: str, epochs: int, rounds: int, batch_size: int | None) -> 
     bundle = load_dataset("digits")
     headless, windowed = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        window = _window(tmp)
-        _wait(app, lambda: window.idle)
-        window.form.select(window.model_combo, model)
-        _wait(app, lambda: window.idle)
-        window.epochs_spin.setValue(epochs)
+        window = _window(app, tmp, model, epochs)
         if batch_size:
             window.batch_spin.setValue(batch_size)
         config = window.config()
@@ -123,11 +124,7 @@ def latency(model: str, epochs: int, idle_seconds: float = 3.0) -> float:
         return lateness[1:]
 
     with tempfile.TemporaryDirectory() as tmp:
-        window = _window(tmp)
-        _wait(app, lambda: window.idle)
-        window.form.select(window.model_combo, model)
-        _wait(app, lambda: window.idle)
-        window.epochs_spin.setValue(epochs)
+        window = _window(app, tmp, model, epochs)
         end = time.monotonic() + idle_seconds
         idle = measure(lambda: time.monotonic() > end)
         window.start_training()
