@@ -38,7 +38,7 @@ from workbench.core.train import TrainConfig
 
 from . import cost
 from .controllers.inspection import InspectionController
-from .controllers.runs import RunsController
+from .controllers.runs import RunsController, evaluation_source, read_curves
 from .controllers.training import TrainingController
 from .folder_worker import FolderWorker
 from .jobs import JobRunner
@@ -678,7 +678,7 @@ class MainWindow(QMainWindow):
         """The run's test report (written by the engine with the best checkpoint), with the test
         images behind it when the dataset is on this machine."""
         bundle = self.bundle
-        self.io_jobs.submit("evaluation", lambda: _evaluation_source(run_dir, bundle),
+        self.io_jobs.submit("evaluation", lambda: evaluation_source(run_dir, bundle),
                             lambda result: self._on_evaluation(run_dir, *result), self._show_error,
                             what="reading the evaluation")
 
@@ -712,7 +712,7 @@ class MainWindow(QMainWindow):
             return
         self._show_error("")
         self.inspection.open_run(run_dir, self.bundle)
-        self.io_jobs.submit("open-curves", lambda: _read_curves(run_dir),
+        self.io_jobs.submit("open-curves", lambda: read_curves(run_dir),
                             lambda curves: self.plots.load_run(*curves), self._show_error, what="reading curves")
         self.show_evaluation(run_dir)
         self.statusBar().showMessage(f"Opened {Path(run_dir).name}: its best weights are the model now", 10_000)
@@ -845,42 +845,3 @@ class MainWindow(QMainWindow):
         self.io_jobs.shutdown()
         super().closeEvent(event)
 
-
-def _read_curves(run_dir: str):
-    from workbench.core.runs import Run, read_csv
-
-    run = Run(Path(run_dir))
-    metrics = run.metrics
-    epochs = max([run.config.get("epochs") or 1, *(m["epoch"] for m in metrics)])
-    return metrics, read_csv(Path(run_dir) / "steps.csv"), epochs
-
-
-def _evaluation_source(run_dir: str, bundle):
-    """(report, images or None, note): ``images(i)`` is test image ``i`` of the run's dataset."""
-    from workbench.core.datasets import DatasetError, load_dataset
-    from workbench.core.evaluate import to_float
-    from workbench.core.runs import Run
-
-    run = Run(Path(run_dir))
-    report = run.evaluation("test")
-    if not report:
-        return {}, None, ""
-    config = run.config
-    data, note = None, ""
-    if bundle is not None and bundle.name == config.get("dataset") and list(bundle.classes) == report["classes"] \
-            and len(bundle.test) >= report["images"]:
-        data = bundle
-    else:
-        try:
-            data = load_dataset(config["dataset"], download=False, image_size=config.get("image_size"),
-                                split=tuple(config.get("split") or (0.6, 0.2, 0.2)),
-                                split_seed=config.get("split_seed") or 0)
-        except (DatasetError, OSError, ValueError) as exc:
-            note = f"The test images are not on this machine ({exc}); the lists show their numbers only."
-    if data is None:
-        return report, None, note
-    test = data.test
-
-    def image(index: int) -> torch.Tensor:
-        return to_float(test[index][0])
-    return report, image, note

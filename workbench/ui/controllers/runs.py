@@ -1,5 +1,5 @@
-"""The run store as the runs view sees it: reading runs (off the UI thread), renaming,
-deleting and exporting them."""
+"""The run store as the runs and evaluation views see it: reading runs, their curves and test
+reports (off the UI thread), renaming, deleting and exporting them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import torch
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core import paths
@@ -17,12 +18,50 @@ from ..jobs import JobRunner
 
 
 def read_run(run: Run) -> dict:
+    """One run as the runs view shows it."""
     return {"dir": str(run.dir), "name": run.name, "config": run.config, "summary": run.summary,
             "metrics": run.metrics}
 
 
 def read_runs(root: Path) -> list[dict]:
     return [read_run(run) for run in list_runs(root)]
+
+
+def read_curves(run_dir: str):
+    run = Run(Path(run_dir))
+    metrics = run.metrics
+    epochs = max([run.config.get("epochs") or 1, *(m["epoch"] for m in metrics)])
+    return metrics, read_csv(Path(run_dir) / "steps.csv"), epochs
+
+
+def evaluation_source(run_dir: str, bundle):
+    """(report, images or None, note): ``images(i)`` is test image ``i`` of the run's dataset."""
+    from workbench.core.datasets import DatasetError, load_dataset
+    from workbench.core.evaluate import to_float
+
+    run = Run(Path(run_dir))
+    report = run.evaluation("test")
+    if not report:
+        return {}, None, ""
+    config = run.config
+    data, note = None, ""
+    if bundle is not None and bundle.name == config.get("dataset") and list(bundle.classes) == report["classes"] \
+            and len(bundle.test) >= report["images"]:
+        data = bundle
+    else:
+        try:
+            data = load_dataset(config["dataset"], download=False, image_size=config.get("image_size"),
+                                split=tuple(config.get("split") or (0.6, 0.2, 0.2)),
+                                split_seed=config.get("split_seed") or 0)
+        except (DatasetError, OSError, ValueError) as exc:
+            note = f"The test images are not on this machine ({exc}); the lists show their numbers only."
+    if data is None:
+        return report, None, note
+    test = data.test
+
+    def image(index: int) -> torch.Tensor:
+        return to_float(test[index][0])
+    return report, image, note
 
 
 class RunsController(QObject):
