@@ -47,6 +47,16 @@ def _first_image(bundle) -> tuple[torch.Tensor | None, str]:
     return sample, f"{kind} image 0 (label {bundle.classes[int(label)]})"
 
 
+def _classified(classifier: Classifier, bundle, image, caption: str):
+    """The image to show with a new model (the current one if the model takes its channels, else
+    the dataset's first test image) and its top-3 predictions."""
+    if image is not None and image.shape[0] != classifier.input_shape[0]:
+        image, caption = None, ""
+    if image is None and bundle is not None:
+        image, caption = _first_image(bundle)
+    return image, caption, classifier.top_k(image, 3) if image is not None else []
+
+
 def input_shape_for(model: str, spec, transfer: bool, input_size: int | None = None) -> tuple[int, int, int]:
     if transfer and pretrained.has_weights(model) and not input_size:
         crop = pretrained.weights_for(model).crop_size
@@ -76,11 +86,7 @@ def prepare(model_name: str, dataset: str, bundle, transfer: bool, image, captio
     classifier = Classifier(model, classes, shape, spec.native_size, spec.mean, spec.std, spec.dark_background,
                             getattr(spec, "crop", False))
     summary = summarize(model, shape)
-    if image is not None and image.shape[0] != shape[0]:
-        image, caption = None, ""
-    if image is None and bundle is not None:
-        image, caption = _first_image(bundle)
-    predictions = classifier.top_k(image, 3) if image is not None else []
+    image, caption, predictions = _classified(classifier, bundle, image, caption)
     return Prepared(classifier, summary, bundle, message, image, caption, predictions)
 
 
@@ -91,10 +97,8 @@ def open_run(run_dir: str, bundle) -> Prepared:
     path = checkpoint_of(run_dir, "best")
     classifier = load_classifier(path)
     summary = summarize(classifier.model, classifier.input_shape)
-    image, caption = None, ""
-    if bundle is not None and list(bundle.classes) == classifier.classes:
-        image, caption = _first_image(bundle)
-    predictions = classifier.top_k(image, 3) if image is not None else []
+    same_classes = bundle is not None and list(bundle.classes) == classifier.classes
+    image, caption, predictions = _classified(classifier, bundle if same_classes else None, None, "")
     name = Path(run_dir).name
     return Prepared(classifier, summary, bundle, "", image, caption, predictions,
                     f"(run {name}, best epoch)", str(run_dir))
@@ -158,13 +162,9 @@ class InspectionController(QObject):
             mean, std = (event.mean, event.std) if event.mean else (spec.mean, spec.std)
             classifier = Classifier(model, classes, shape, spec.native_size, mean, std, spec.dark_background,
                                     getattr(spec, "crop", False))
-            image, caption = self.image, self.caption
-            if image is not None and image.shape[0] != shape[0]:
-                image, caption = None, ""
-            if image is None and data is not None:
-                image, caption = _first_image(data)
-            return Prepared(classifier, summarize(model, shape), data, "", image, caption,
-                            classifier.top_k(image, 3) if image is not None else [], "(training…)")
+            image, caption, predictions = _classified(classifier, data, self.image, self.caption)
+            return Prepared(classifier, summarize(model, shape), data, "", image, caption, predictions,
+                            "(training…)")
         self.jobs.submit("model", make, self._on_prepared, self.failed.emit, what=f"building {model_name}")
 
     def _on_prepared(self, prepared: Prepared) -> None:
