@@ -1,4 +1,11 @@
 import os
+import sys
+from pathlib import Path
+
+import models  # noqa: E402,F401 - the zoo first: the folder tests/models must never stand in for it
+
+# The shared helpers (reference.py, fake_datasets.py, fake_folders.py) import by name from any test folder.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 # Qt must know it has no screen before anything imports it (CI has no display).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -19,7 +26,7 @@ def workbench_home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def digits():
-    from workbench.core.datasets import load_dataset
+    from workbench.core.data import load_dataset
 
     return load_dataset("digits")
 
@@ -29,7 +36,7 @@ def small_digits(digits):
     """The digits with 320 training images: for runs that test the loop, not the accuracy."""
     from torch.utils.data import TensorDataset
 
-    from workbench.core.datasets import DataBundle
+    from workbench.core.data import DataBundle
 
     images, labels = digits.train.tensors
     return DataBundle("digits", digits.classes, 1, (8, 8), TensorDataset(images[:320], labels[:320]),

@@ -55,9 +55,11 @@ def accuracy_by_hand(model, dataset, size, mean, std) -> float:
 @torch.no_grad()
 def hook_output(model, layer: str, network_input: torch.Tensor) -> torch.Tensor:
     """The output of the module named ``layer`` for one network input (``C×H×W``), caught with
-    a forward hook on that very module."""
+    a forward hook on that very module and copied there (an in-place activation after it would
+    overwrite it later in the forward pass)."""
     caught = []
-    handle = model.get_submodule(layer).register_forward_hook(lambda m, a, out: caught.append(out))
+    handle = model.get_submodule(layer).register_forward_hook(
+        lambda m, a, out: caught.append((out[0] if isinstance(out, (tuple, list)) else out).clone()))
     was_training = model.training
     try:
         model.eval()

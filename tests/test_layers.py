@@ -60,7 +60,7 @@ def test_core_imports_headless():
     import subprocess
     import sys
 
-    code = ("import sys, workbench.core.train, workbench.cli, workbench.core.inspection, models;"
+    code = ("import sys, workbench.core.train, workbench.cli, workbench.core.inspect, models;"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6','pyqtgraph','shiboken6'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

@@ -150,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """The health report of an image folder."""
-    from workbench.core.data.folder_bundle import load_folder
+    from workbench.core.data import load_folder
 
     progress = ProgressBar()
     bundle = load_folder(args.path, size=args.image_size, channels=1 if args.grey else 3, ratios=args.split,
@@ -193,7 +193,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     import models
 
-    from workbench.core.inspection import format_summary, summarize
+    from workbench.core.inspect import format_summary, summarize
 
     channels = args.input[0]
     try:
@@ -208,9 +208,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from workbench.core.predict import load_classifier, predict_files
+    from workbench.core.predict import load_predictor, predict_files
 
-    classifier = load_classifier(args.run, args.checkpoint)
+    classifier = load_predictor(args.run, args.checkpoint)
     results = predict_files(classifier, args.images, args.top_k)
     if not results:
         print("error: no image files found in " + ", ".join(args.images), file=sys.stderr)
@@ -265,10 +265,10 @@ def _check_images(checkpoint, given: list[str] | None, count: int = 32):
     """Network inputs to compare ONNX and PyTorch on: the given images, else the run's own test images."""
     import torch
 
-    from workbench.core.predict import image_files, load_classifier
+    from workbench.core.predict import image_files, load_predictor
     from workbench.core.train.checkpointing import load_checkpoint
 
-    classifier = load_classifier(checkpoint)
+    classifier = load_predictor(checkpoint)
     if given:
         tensors = []
         for path in image_files(given)[:count]:
@@ -279,7 +279,7 @@ def _check_images(checkpoint, given: list[str] | None, count: int = 32):
         return torch.stack(tensors) if tensors else None
     payload = load_checkpoint(checkpoint)
     try:
-        from workbench.core.datasets import load_dataset
+        from workbench.core.data import load_dataset
         from workbench.core.evaluate import to_float
 
         bundle = load_dataset(payload["dataset"], download=False, image_size=payload["native_size"][0]
@@ -297,7 +297,7 @@ DEFAULTS: dict = {}
 def _epilog() -> str:
     import models
 
-    from workbench.core.datasets import list_datasets
+    from workbench.core.data import list_datasets
     from workbench.core.train.config import RECIPES
 
     return ("models: " + ", ".join(models.list_models()) + "\n\ndatasets: " + ", ".join(list_datasets()) +
@@ -305,7 +305,7 @@ def _epilog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench.core.datasets import list_datasets
+    from workbench.core.data import list_datasets
     from workbench.core.train.config import AMP_MODES, OPTIMIZERS, RECIPES, SCHEDULES
 
     fmt = argparse.RawDescriptionHelpFormatter

@@ -16,14 +16,15 @@ from pathlib import Path
 import torch
 
 from . import paths
+from .errors import UserError
 from .evaluate import main_output
-from .predict import checkpoint_of, load_classifier
+from .predict import checkpoint_of, load_predictor
 from .train.checkpointing import load_checkpoint
 
 FORMATS = ("onnx", "state_dict")
 
 
-class ExportError(RuntimeError):
+class ExportError(UserError, RuntimeError):
     """The export cannot be made or does not match the PyTorch model; the message says why."""
 
 
@@ -78,7 +79,7 @@ def export_onnx(run_or_file: str | Path, out: str | Path, which: str = "best", c
         raise ExportError("ONNX export needs the onnx packages: pip install 'cnn-workbench[onnx]'") from exc
     source = checkpoint_of(run_or_file, which)
     payload = load_checkpoint(source)
-    classifier = load_classifier(source)
+    classifier = load_predictor(source)
     model = _Logits(classifier.model).eval()
     example = torch.zeros(2, *payload["input_size"])
     out = Path(out)

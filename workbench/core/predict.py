@@ -1,14 +1,30 @@
-"""Using a trained run: a ``Classifier`` rebuilt from a checkpoint, and top-k predictions for
-image files and folders with a per-file verdict for the ones that cannot be used."""
+"""The one predictor: a network with everything it needs to classify any image.
+
+``Predictor`` is made from a run or a checkpoint (``from_checkpoint``), from a model name and a
+``DatasetInfo`` (``for_dataset``: untrained, or with ImageNet weights), or from a model in hand
+(the window's copy of a run's model). Its input size, decode geometry and normalisation come
+from ``train.setup`` and from the checkpoint, the very decisions training made, so a dropped
+image reaches the network as the training images did. ``predict_files`` classifies files and
+folders with a verdict for every file that cannot be used, progress and cancel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image
+from torch import nn
 
 from .data.decode import IMAGE_EXTENSIONS
-from .inspection import Classifier
+from .data.transforms import Preprocess, image_to_tensor
+from .inspect import eval_mode, first_tensor, layer_maps
+from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
+from .train.setup import build_model, resolve_input_size
+
+__all__ = ["Prediction", "Predictor", "checkpoint_of", "image_files", "load_predictor", "predict_files"]
 
 
 def checkpoint_of(run_or_file: str | Path, which: str = "best") -> Path:
@@ -21,13 +37,80 @@ def checkpoint_of(run_or_file: str | Path, which: str = "best") -> Path:
     return path
 
 
-def load_classifier(run_or_file: str | Path, which: str = "best", device: str = "cpu") -> Classifier:
-    """The network of a checkpoint with everything it needs to classify any image."""
-    payload = load_checkpoint(checkpoint_of(run_or_file, which))
-    model = build_from_checkpoint(payload).to(device).eval()
-    native = tuple(payload.get("native_size") or payload["input_size"][1:])
-    return Classifier(model, payload["classes"], tuple(payload["input_size"]), native, payload["mean"], payload["std"],
-                      dark_background=bool(payload.get("dark_background")), crop=bool(payload.get("crop")))
+class Predictor:
+    """A model plus what it needs to classify any image: classes, input size, the decoding of a
+    file into the dataset's form (channels, native size, background, crop) and normalisation."""
+
+    def __init__(self, model: nn.Module, classes: list[str], input_shape: tuple[int, int, int],
+                 native_size: tuple[int, int], mean, std, dark_background: bool = False, crop: bool = False):
+        self.model = model
+        self.classes = list(classes)
+        self.input_shape = tuple(input_shape)
+        self.native_size = tuple(native_size)
+        self.dark_background = dark_background
+        self.crop = crop
+        self.preprocess = Preprocess(self.input_shape[1:], tuple(mean), tuple(std))
+
+    # -- the ways to make one ----------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, run_or_file: str | Path, which: str = "best", device: str = "cpu") -> "Predictor":
+        """The network of a run's checkpoint (``weights_only`` loading, checksum checked)."""
+        payload = load_checkpoint(checkpoint_of(run_or_file, which))
+        with seeded():  # building draws initial weights: never from the stream a run may be using
+            model = build_from_checkpoint(payload)
+        native = tuple(payload.get("native_size") or payload["input_size"][1:])
+        return cls(model.to(device).eval(), payload["classes"], tuple(payload["input_size"]), native, payload["mean"],
+                   payload["std"], dark_background=bool(payload.get("dark_background")), crop=bool(payload.get("crop")))
+
+    @classmethod
+    def for_dataset(cls, model_name: str, info, input_size: int | None = None, pretrained: bool = False,
+                    load_weights: bool = False, weights_file: str | None = None) -> "Predictor":
+        """``model_name`` built for a dataset (a ``DatasetInfo``), as a run of it would start:
+        with ``pretrained`` at the ImageNet weights' input size (their weights and normalisation
+        too when ``load_weights``, which may download them). Untrained weights come from a fixed
+        seed, so the same model shows the same predictions."""
+        shape = resolve_input_size(model_name, info, input_size, pretrained_weights=pretrained)
+        with seeded():
+            built = build_model(model_name, info, shape[1], pretrained and load_weights, weights_file)
+        return cls(built.model.eval(), info.class_names, built.input_shape, info.native_size, built.mean, built.std,
+                   info.dark_background, info.crop)
+
+    # -- using it ------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prepare(self, image: Image.Image | str | Path | torch.Tensor) -> torch.Tensor:
+        """The network's input (``C×H×W``) for an image file, a PIL image or a [0, 1] tensor."""
+        if not isinstance(image, torch.Tensor):
+            image = self.decode(image)
+        return self.preprocess.to(self.device)(image.unsqueeze(0).to(self.device))[0]
+
+    def decode(self, image: Image.Image | str | Path) -> torch.Tensor:
+        """A file or PIL image in the dataset's own form (``C×H×W`` in [0, 1] at its native size)."""
+        return image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background, self.crop)
+
+    @torch.no_grad()
+    def probabilities(self, image) -> torch.Tensor:
+        with eval_mode(self.model):
+            logits = first_tensor(self.model(self.prepare(image).unsqueeze(0)))
+        return torch.softmax(logits[0].float(), 0).cpu()
+
+    def top_k(self, image, k: int = 3) -> list[tuple[str, float]]:
+        probs = self.probabilities(image)
+        values, indices = probs.topk(min(k, len(probs)))
+        return [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+
+    def feature_maps(self, image, layer: str) -> torch.Tensor:
+        return layer_maps(self.model, self.prepare(image), [layer])[layer]
+
+    def layer_maps(self, image, layers: list[str]) -> dict[str, torch.Tensor]:
+        """Several layers' maps from one forward pass."""
+        return layer_maps(self.model, self.prepare(image), layers)
+
+
+def load_predictor(run_or_file: str | Path, which: str = "best", device: str = "cpu") -> Predictor:
+    return Predictor.from_checkpoint(run_or_file, which, device)
 
 
 def image_files(paths: list[str | Path]) -> list[Path]:
@@ -49,14 +132,23 @@ class Prediction:
     """Why the file could not be classified; then ``top`` is empty."""
 
 
-def predict_files(classifier: Classifier, paths: list[str | Path], k: int = 3) -> list[Prediction]:
+def predict_files(predictor: Predictor, paths: list[str | Path], k: int = 3,
+                  progress: Callable[[int, int, str], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> list[Prediction]:
+    """Top-``k`` for every image file (folders expanded); ``progress(done, total, name)`` after
+    each, and it stops early (with what it has) once ``cancelled()`` says so."""
+    files = image_files(paths)
     results = []
-    for path in image_files(paths):
+    for done, path in enumerate(files, start=1):
+        if cancelled is not None and cancelled():
+            break
         if not path.is_file():
             results.append(Prediction(str(path), error="no such file"))
-            continue
-        try:
-            results.append(Prediction(str(path), classifier.top_k(path, k)))
-        except Exception as exc:  # a corrupt or odd file is reported and the others go on
-            results.append(Prediction(str(path), error=str(exc) or type(exc).__name__))
+        else:
+            try:
+                results.append(Prediction(str(path), predictor.top_k(path, k)))
+            except Exception as exc:  # a corrupt or odd file is reported and the others go on
+                results.append(Prediction(str(path), error=str(exc) or type(exc).__name__))
+        if progress is not None:
+            progress(done, len(files), path.name)
     return results

@@ -21,6 +21,7 @@ from torch import nn
 from models._pretrained import TORCHVISION_WEIGHTS, build_pretrained
 
 from . import paths
+from .errors import UserError
 
 __all__ = ["PretrainedError", "WeightsInfo", "weights_for", "cache_dir", "fetch", "load_weights_file",
            "pretrained_model", "freeze_backbone", "param_groups", "has_weights"]
@@ -28,7 +29,7 @@ __all__ = ["PretrainedError", "WeightsInfo", "weights_for", "cache_dir", "fetch"
 Progress = Callable[[int, int, str], None]
 
 
-class PretrainedError(RuntimeError):
+class PretrainedError(UserError, RuntimeError):
     """Pretrained weights could not be had or used; the message says what to do."""
 
 

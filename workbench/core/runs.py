@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .errors import UserError
 
 METRIC_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "train_top5", "val_top5", "lr",
                  "images_per_sec", "train_images", "seconds", "best")
 STEP_FIELDS = ("epoch", "step", "global_step", "loss", "acc", "lr", "images_per_sec")
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UserError, ValueError):
     """A folder cannot take this run (it holds another run's files)."""
 
 

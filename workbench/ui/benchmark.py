@@ -63,7 +63,7 @@ def _wait(app, done, timeout: float = 600) -> None:
 
 
 def throughput(model: str, epochs: int, rounds: int, batch_size: int | None) -> float:
-    from workbench.core.datasets import load_dataset
+    from workbench.core.data import load_dataset
     from workbench.core.train import Trainer
 
     app = _app()

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             drawn.save(Path(tmp) / "my_digit.png")
             window.classify_file(str(Path(tmp) / "my_digit.png"))
         wait(lambda: not window.idle)
-        window.select_layer(args.layer)
+        window.explorer.select_layer(args.layer)
         wait(lambda: not window.idle)
         window.centre_tabs.setCurrentIndex(0)
         save(args.main_name)

@@ -7,10 +7,15 @@ Nothing may escape ``run``: an exception leaving a slot on a QThread kills the i
 Step events are coalesced: the UI needs a few updates a second, not one per batch, so the
 worker hands over the steps finished since the last hand-over at most every ``STEP_INTERVAL``
 seconds (and always before an epoch's end), as one list.
+
+At the run's start the worker hands over a CPU copy of the run's own model (the window shows and
+probes it; no second model is built while the run seeds and builds its own) and, for a resumed
+run, the epochs and steps it already has (the plots show the whole history).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 import traceback
 
@@ -18,13 +23,14 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from workbench.core.events import DataProgress, EpochEnded, Notice, RunFailed, RunFinished, RunStarted, StepEnded
+from workbench.core.runs import RunStore
 from workbench.core.train import Trainer, TrainConfig
 
 STEP_INTERVAL = 0.25
 
 
 class TrainingWorker(QObject):
-    runStarted = Signal(object)  # RunStarted
+    runStarted = Signal(object, object, object)  # RunStarted, CPU copy of the run's model, (metrics, steps) or 0
     stepsEnded = Signal(object, float)  # [StepEnded, ...] since the last hand-over, GPU memory in bytes
     epochEnded = Signal(object, object)  # EpochEnded, CPU copy of the weights
     runFinished = Signal(object, object)  # RunFinished, CPU copy of the best weights
@@ -72,7 +78,11 @@ class TrainingWorker(QObject):
             self.epochEnded.emit(event, self.trainer.snapshot())
         elif isinstance(event, RunStarted):
             self._cuda = event.device.startswith("cuda")
-            self.runStarted.emit(event)
+            model = copy.deepcopy(self.trainer.model).to("cpu").eval()
+            history = 0
+            if event.start_epoch > 1:  # what the run folder holds of the epochs before the resume
+                history = (RunStore.read_metrics(event.run_dir), RunStore.read_steps(event.run_dir))
+            self.runStarted.emit(event, model, history)
         elif isinstance(event, RunFinished):
             self.runFinished.emit(event, self.trainer.snapshot())
         elif isinstance(event, RunFailed):

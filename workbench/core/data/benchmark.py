@@ -77,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     from torchvision import datasets, transforms
 
     from workbench.core import devices
-    from workbench.core.data.folder_bundle import load_folder
+    from workbench.core.data import load_folder
     from workbench.core.data.loader import TensorBatches
-    from workbench.core.datasets import Preprocess
+    from workbench.core.data import Preprocess
     from workbench.core.evaluate import to_float
 
     device = devices.pick_device(args.device)

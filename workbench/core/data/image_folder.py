@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 
 from .. import paths
+from ..errors import UserError
 from .decode import IMAGE_EXTENSIONS, DecodeError, decode
 
 __all__ = ["ImageFile", "FolderScan", "FolderSplit", "scan_folder", "split_folder", "FolderError"]
@@ -32,7 +33,7 @@ Progress = Callable[[int, int, str], None]
 """``progress(done, total, what)``: called while a folder is scanned or decoded."""
 
 
-class FolderError(ValueError):
+class FolderError(UserError, ValueError):
     """The folder cannot be used as a dataset; the message says why and what to do."""
 
 

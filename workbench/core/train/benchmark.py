@@ -29,11 +29,12 @@ from torch.utils.data import TensorDataset
 
 import models
 
-from ..datasets import DataBundle, Preprocess, load_dataset
+from ..data import DataBundle, Preprocess, load_dataset
 from ..evaluate import to_float
 from ..events import EpochStarted, StepEnded
 from .config import TrainConfig
-from .loop import Trainer, resolve_input_size
+from .loop import Trainer
+from .setup import resolve_input_size
 
 
 def synthetic_bundle(n: int) -> DataBundle:

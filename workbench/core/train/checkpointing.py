@@ -12,18 +12,23 @@ changed after saving (checksum), or weights that do not fit the network.
 from __future__ import annotations
 
 import hashlib
+import math
+import random
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import paths
+from ..errors import UserError
+from .callbacks import Callback
 
 FORMAT = "cnn-workbench/1"
 REQUIRED = ("format", "model", "num_classes", "in_channels", "input_size", "classes", "state_dict")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A file is not a checkpoint this app can use; the message says why."""
 
 
@@ -159,5 +164,98 @@ def load_weights(model: torch.nn.Module, state_dict: dict, model_name: str = "th
     model.load_state_dict(state_dict)
 
 
-__all__ = ["CheckpointError", "FORMAT", "build_from_checkpoint", "check_compatible", "checksum",
-           "load_checkpoint", "load_weights", "save_checkpoint"]
+def rng_state(device: torch.device) -> dict:
+    """This process's random generators (torch, Python, NumPy, the CUDA device's) as plain values."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuple_state(state["python"]))
+    keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _tuple_state(state):
+    return tuple(_tuple_state(s) if isinstance(s, list) else s for s in state) if isinstance(state, (list, tuple)) \
+        else state
+
+
+class CheckpointSaver(Callback):
+    """Owns the run's best validation score and writes the checkpoints: ``best.pt`` (weights)
+    when an epoch beats the best, ``last.pt`` (everything a resume needs) after every epoch, both
+    atomically. An epoch is better with a higher validation accuracy; at equal accuracy, with a
+    lower validation loss. The score is part of ``last.pt``, so a resumed run keeps its best.
+
+    Every process of a torchrun job keeps the score (all of them test with the best weights);
+    only the one with ``write`` (rank 0) writes files."""
+
+    def __init__(self, write: bool = True):
+        self.write = write
+        self.best_acc, self.best_loss, self.best_epoch = -1.0, math.inf, 0
+
+    def judge(self, epoch: int, val_acc: float, val_loss: float) -> bool:
+        """Whether this epoch is the best so far (and if so, it becomes the best)."""
+        better = val_acc > self.best_acc or (val_acc == self.best_acc and val_loss < self.best_loss)
+        if better:
+            self.best_acc, self.best_loss, self.best_epoch = val_acc, val_loss, epoch
+        return better
+
+    def on_epoch_end(self, trainer, event) -> None:
+        """Every rank's random state was gathered just before, at the epoch's end."""
+        if not self.write:
+            return
+        if event.is_best:
+            save_checkpoint(trainer.store.best_path, self.payload(trainer, event.epoch, event.val_acc))
+        save_checkpoint(trainer.store.last_path, {
+            **self.payload(trainer, event.epoch, event.val_acc),
+            "optimizer": trainer.optimizer.state_dict(),
+            "scheduler": trainer.scheduler.state_dict(),
+            "scaler": trainer.scaler.state_dict(),
+            "rng": trainer._epoch_rngs,
+            "global_step": trainer.global_step,
+            "best_val_acc": self.best_acc,
+            "best_epoch": self.best_epoch,
+            "callbacks": {type(c).__name__: c.state_dict() for c in trainer.callbacks if c.state_dict()},
+        })
+
+    @staticmethod
+    def payload(trainer, epoch: int, val_acc: float) -> dict:
+        """What ``best.pt`` holds: the weights and all it takes to use them on any image."""
+        bundle = trainer.bundle
+        return {
+            "model": trainer.config.model,
+            "dataset": trainer.config.dataset,
+            "num_classes": bundle.num_classes,
+            "in_channels": bundle.in_channels,
+            "input_size": list(trainer.input_size),
+            "classes": list(bundle.classes),
+            "mean": trainer.norm[0],
+            "std": trainer.norm[1],
+            "native_size": list(bundle.native_size),
+            "dark_background": bool(bundle.dark_background),
+            "crop": bool(bundle.crop),
+            "epoch": epoch,
+            "val_acc": val_acc,
+            "transform_input": bool(getattr(trainer.model, "transform_input", False)),
+            "state_dict": trainer.model.state_dict(),
+        }
+
+    def state_dict(self) -> dict:
+        return {"best_val_acc": self.best_acc, "best_val_loss": self.best_loss, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_acc = float(state.get("best_val_acc", -1.0))
+        self.best_loss = float(state.get("best_val_loss", math.inf))
+        self.best_epoch = int(state.get("best_epoch", 0))
+
+
+__all__ = ["CheckpointError", "CheckpointSaver", "FORMAT", "build_from_checkpoint", "check_compatible", "checksum",
+           "load_checkpoint", "load_weights", "rng_state", "save_checkpoint", "set_rng_state"]

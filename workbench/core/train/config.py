@@ -12,13 +12,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import models
 
+from ..errors import UserError
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle")
 AMP_MODES = ("off", "bf16", "fp16")
 TRANSFER_MODES = ("finetune", "extract")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A setting that cannot work; the message names the setting and the bad value."""
 
 

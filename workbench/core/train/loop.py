@@ -10,7 +10,6 @@ are read every ``sync_every`` steps, never once per step.
 from __future__ import annotations
 
 import math
-import os
 import random
 import threading
 import time
@@ -24,41 +23,28 @@ from torch import nn
 
 import models
 
-from .. import devices, pretrained
+from .. import devices
+from ..data import DataBundle, Preprocess, load_dataset
 from ..data.augment import BatchAugment
 from ..data.loader import IndexedBatches, epoch_order
-from ..datasets import DataBundle, DatasetError, Preprocess, load_dataset
+from ..errors import TrainingFault, user_message
 from ..evaluate import Predictions, confusion_report, main_output, predict_batches, to_float
-from ..inspection import count_macs
 from ..events import (DataProgress, EpochEnded, EpochStarted, Evaluated, Notice, RunFailed, RunFinished,
                       RunStarted, StepEnded)
-from ..runs import RunFolderError, RunStore, check_empty, default_runs_root, new_run_dir
+from ..inspect import count_macs
+from ..runs import RunStore, check_empty, default_runs_root, new_run_dir
+from ..threads import RNG_LOCK
 from .callbacks import Callback, as_callback, dispatch
-from .checkpointing import CheckpointError, check_compatible, load_checkpoint, load_weights, save_checkpoint
+from .checkpointing import (CheckpointError, CheckpointSaver, check_compatible, load_checkpoint, load_weights,
+                            rng_state, set_rng_state)
 from .config import ConfigError, TrainConfig, resolve
 from .distributed import Context
 from .loggers import FileLogger, TensorBoardLogger
-from .optim import build_optimizer, build_scheduler
+from .setup import build_loaders, build_model, build_optimisation, decode_size
+from .summary import dataset_label, run_summary, write_run_metadata
 
-MIN_INPUT = 32
-"""Tiny images (the 8×8 digits) are upsampled to this size: the classic nets need room to downsample."""
 AUX_WEIGHT = 0.3
 """GoogLeNet's auxiliary classifiers add 0.3 × their loss (Szegedy et al. 2014, Sec. 5)."""
-
-
-class TrainingFault(RuntimeError):
-    """Training cannot go on; the message is meant for the user."""
-
-
-def resolve_input_size(model_name: str, bundle: DataBundle, requested: int | None = None) -> tuple[int, int, int]:
-    info = models.get_model_info(model_name)
-    if requested:
-        hw = (requested, requested)
-    elif info.fixed_input:
-        hw = info.input_size[1:]
-    else:
-        hw = tuple(max(MIN_INPUT, s) for s in bundle.native_size)
-    return (bundle.in_channels, *hw)
 
 
 def training_loss(output, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -68,19 +54,6 @@ def training_loss(output, targets: torch.Tensor, label_smoothing: float = 0.0) -
         main, *aux = output
         return ce(main) + sum(AUX_WEIGHT * ce(a) for a in aux if a is not None)
     return ce(output)
-
-
-def _dataset_label(dataset: str) -> str:
-    """A short name for run folders: a folder's own name, not its whole path."""
-    return (Path(dataset).name or "folder") if ("/" in dataset or os.sep in dataset) else dataset
-
-
-class CheckpointSaver(Callback):
-    """Writes ``best.pt`` (weights) when validation accuracy improves and ``last.pt`` (everything
-    a resume needs) after every epoch, both atomically."""
-
-    def on_epoch_end(self, trainer, event: EpochEnded) -> None:
-        trainer.save_checkpoints(event)
 
 
 class Trainer:
@@ -111,7 +84,7 @@ class Trainer:
         self.ctx = Context()
         self.global_step = 0
         self.start_epoch = 1
-        self.best_acc, self.best_epoch = -1.0, 0
+        self.saver = CheckpointSaver()
         self.sync_every = 1
 
     # -- control -------------------------------------------------------------------------
@@ -140,6 +113,14 @@ class Trainer:
         """A CPU copy of the current weights, safe to hand to another thread."""
         return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
 
+    @property
+    def resuming(self) -> bool:
+        return self._resume is not None
+
+    @property
+    def best_epoch(self) -> int:
+        return self.saver.best_epoch
+
     def _emit(self, event) -> None:
         dispatch(self.callbacks, self, event)
 
@@ -155,7 +136,7 @@ class Trainer:
                 self.store.write_summary(summary)
             self._emit(RunFinished(str(self.store.dir), summary))
         except BaseException as exc:  # every failure becomes an event; the caller keeps running
-            message = user_message(exc, self.config)
+            message = user_message(exc, self.config.batch_size if self.config else None)
             if self.config is not None:
                 summary.update(model=self.config.model, dataset=self.config.dataset)
             summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
@@ -177,29 +158,28 @@ class Trainer:
         self.ctx = Context.from_env(cfg.device)
         if self._resume is None and self._run_dir is not None and self.ctx.is_main:
             check_empty(self._run_dir)
-        torch.manual_seed(cfg.seed + self.ctx.rank)
-        random.seed(cfg.seed + self.ctx.rank)
-        np.random.seed((cfg.seed + self.ctx.rank) % 2**32)
         self.device = devices.pick_device(self.ctx.device(cfg.device))
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise ConfigError(f"amp 'fp16' needs a CUDA device, not {self.device}: use --amp bf16 or --amp off")
-        weights = pretrained.weights_for(cfg.model) if cfg.pretrained else None
         if self.bundle is None:
-            size = cfg.image_size or (weights.crop_size if weights else None)
+            size = decode_size(cfg.model, cfg.pretrained, cfg.image_size)
             self.bundle = load_dataset(cfg.dataset, root=cfg.data_root, image_size=size, split=cfg.split,
                                        split_seed=cfg.split_seed, progress=self.data_progress)
         self.config = cfg = resolve(cfg, train_size=len(self.bundle.train))
-        self.augment = BatchAugment(cfg.augment)
-        self._build_model(weights)
-        self._build_loaders()
+        with RNG_LOCK:  # no model is built on another thread between the seed and this run's model
+            torch.manual_seed(cfg.seed + self.ctx.rank)
+            random.seed(cfg.seed + self.ctx.rank)
+            np.random.seed((cfg.seed + self.ctx.rank) % 2**32)
+            self.augment = BatchAugment(cfg.augment)
+            self._build_model()
+        pin = self.device.type == "cuda"
+        self.train_data, self.val_data, self.test_data = build_loaders(
+            self.bundle, cfg.batch_size, cfg.num_workers, pin, lambda message: self._emit(Notice(message)))
         self.steps_per_epoch = math.ceil(len(self.train_order(1)) / cfg.batch_size)
         total = self.steps_per_epoch * cfg.epochs
         self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
-        groups = pretrained.param_groups(self.model, cfg.lr, cfg.transfer) if cfg.pretrained else \
-            list(self.model.parameters())
-        self.optimizer = build_optimizer(groups, cfg)
-        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch, self.total_steps)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
+        self.optimizer, self.scheduler, self.scaler = build_optimisation(self.model, cfg, self.steps_per_epoch,
+                                                                         self.total_steps, self.device)
         self._open_store()
         if self._resume is not None:
             self._restore(self._resume_payload)
@@ -225,27 +205,15 @@ class Trainer:
         self._run_dir = run_dir
         self._resume_payload = payload
 
-    def _build_model(self, weights) -> None:
+    def _build_model(self) -> None:
         cfg = self.config
-        bundle = self.bundle
-        if cfg.pretrained:
-            self.input_size = (bundle.in_channels, weights.crop_size, weights.crop_size)
-            self.model = pretrained.pretrained_model(cfg.model, bundle.num_classes, bundle.in_channels,
-                                                     weights_file=cfg.weights, progress=self.download_progress)
-            mean, std = weights.mean, weights.std
-            if bundle.in_channels == 1:  # the summed first kernels see the grey image as R = G = B
-                mean, std = (sum(mean) / 3,), (sum(std) / 3,)
-            if cfg.transfer == "extract":
-                pretrained.freeze_backbone(self.model)
-        else:
-            self.input_size = resolve_input_size(cfg.model, bundle, cfg.input_size)
-            self.model = models.create_model(cfg.model, num_classes=bundle.num_classes,
-                                             in_channels=bundle.in_channels, input_size=self.input_size)
-            mean, std = bundle.mean, bundle.std
+        built = build_model(cfg.model, self.bundle, cfg.input_size, cfg.pretrained, cfg.weights, cfg.transfer,
+                            progress=self.download_progress)
+        self.model, self.input_size = built.model, built.input_shape
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         self.model.to(self.device, memory_format=memory_format)
-        self.preprocess = Preprocess(self.input_size[1:], mean, std).to(self.device)
-        self.norm = (list(mean), list(std))
+        self.preprocess = Preprocess(self.input_size[1:], built.mean, built.std).to(self.device)
+        self.norm = (list(built.mean), list(built.std))
         self.forward_model = self.model
         if self.ctx.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -255,15 +223,6 @@ class Trainer:
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
         self.autocast = (lambda: torch.autocast(self.device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
 
-    def _build_loaders(self) -> None:
-        cfg = self.config
-        workers = cfg.num_workers or min(4, os.cpu_count() or 1)
-        pin = self.device.type == "cuda"
-        notice = lambda message: self._emit(Notice(message))  # noqa: E731
-        self.train_data = IndexedBatches(self.bundle.train, cfg.batch_size, workers, pin, notice)
-        self.val_data = IndexedBatches(self.bundle.val, cfg.batch_size, workers, pin, notice)
-        self.test_data = IndexedBatches(self.bundle.test, cfg.batch_size, workers, pin, notice)
-
     def train_order(self, epoch: int) -> torch.Tensor:
         return epoch_order(len(self.bundle.train), shuffle=True, seed=self.config.seed, epoch=epoch,
                            rank=self.ctx.rank, world=self.ctx.world)
@@ -272,20 +231,16 @@ class Trainer:
         cfg = self.config
         run_dir = None
         if self.ctx.is_main:
-            run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, _dataset_label(cfg.dataset))
+            run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, dataset_label(cfg.dataset))
             run_dir.mkdir(parents=True, exist_ok=True)
         self.store = RunStore(self.ctx.broadcast(str(run_dir) if run_dir else None)) if self.ctx.is_main else \
             _ReadOnlyStore(self.ctx.broadcast(None))
+        self.saver = CheckpointSaver(write=self.ctx.is_main)
         if not self.ctx.is_main:
+            self.callbacks = self.callbacks + [self.saver]
             return
-        self.store.write_config({**cfg.to_dict(), "input_size": list(self.input_size), "classes": self.bundle.classes,
-                                 "normalisation": {"mean": self.norm[0], "std": self.norm[1]},
-                                 "world_size": self.ctx.world})
-        if self._resume is None:
-            if self.bundle.split_files:
-                self.store.write_json("split.json", self.bundle.split_files)
-            if self.bundle.health is not None:
-                self.store.write_json("health.json", self.bundle.health.to_dict())
+        write_run_metadata(self.store, cfg, self.input_size, self.bundle, self.norm, self.ctx.world,
+                           new_run=self._resume is None)
         writers: list[Callback] = [FileLogger(self.store)]
         if cfg.tensorboard:
             if TensorBoardLogger.available():
@@ -294,7 +249,7 @@ class Trainer:
                 self._emit(Notice("TensorBoard is not installed, so no event files are written "
                                   "(pip install 'cnn-workbench[tensorboard]')."))
         # The saver goes last, so last.pt holds every callback's state after this epoch.
-        self.callbacks = writers + self.callbacks + [CheckpointSaver()]
+        self.callbacks = writers + self.callbacks + [self.saver]
 
     def data_progress(self, done: int, total: int, what: str) -> None:
         self._emit(DataProgress("data", done, total, what))
@@ -303,51 +258,6 @@ class Trainer:
         self._emit(DataProgress("download", done, total, what))
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _payload(self, epoch: int, val_acc: float) -> dict:
-        return {
-            "model": self.config.model,
-            "dataset": self.config.dataset,
-            "num_classes": self.bundle.num_classes,
-            "in_channels": self.bundle.in_channels,
-            "input_size": list(self.input_size),
-            "classes": list(self.bundle.classes),
-            "mean": self.norm[0],
-            "std": self.norm[1],
-            "native_size": list(self.bundle.native_size),
-            "dark_background": bool(self.bundle.dark_background),
-            "crop": bool(self.bundle.crop),
-            "epoch": epoch,
-            "val_acc": val_acc,
-            "transform_input": bool(getattr(self.model, "transform_input", False)),
-            "state_dict": self.model.state_dict(),
-        }
-
-    def _rng_state(self) -> dict:
-        _, keys, pos, has_gauss, gauss = np.random.get_state()
-        state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                 "numpy": [keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
-    def save_checkpoints(self, event: EpochEnded) -> None:
-        """Called on rank 0 only (by ``CheckpointSaver``); every rank's random state was gathered
-        just before, at the epoch's end."""
-        rngs = self._epoch_rngs
-        if event.is_best:
-            save_checkpoint(self.store.best_path, self._payload(event.epoch, event.val_acc))
-        save_checkpoint(self.store.last_path, {
-            **self._payload(event.epoch, event.val_acc),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": rngs,
-            "global_step": self.global_step,
-            "best_val_acc": self.best_acc,
-            "best_epoch": self.best_epoch,
-            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if c.state_dict()},
-        })
-
     def _restore(self, payload: dict) -> None:
         load_weights(self.model, payload["state_dict"], payload["model"])
         try:
@@ -360,13 +270,7 @@ class Trainer:
             raise CheckpointError(f"last.pt does not hold a resumable training state: {exc}") from exc
         rngs = payload.get("rng") or []
         if len(rngs) == self.ctx.world:
-            state = rngs[self.ctx.rank]
-            torch.set_rng_state(state["torch"])
-            random.setstate(_tuple_state(state["python"]))
-            keys, pos, has_gauss, gauss = state["numpy"]
-            np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
-            if "cuda" in state and self.device.type == "cuda":
-                torch.cuda.set_rng_state(state["cuda"], self.device)
+            set_rng_state(rngs[self.ctx.rank], self.device)
         else:
             self._emit(Notice(f"last.pt was written by {len(rngs)} processes and this run has {self.ctx.world}: "
                               f"the random streams start afresh, so results will differ from an uninterrupted run."))
@@ -374,9 +278,10 @@ class Trainer:
         for callback in self.callbacks:
             if type(callback).__name__ in states:
                 callback.load_state_dict(states[type(callback).__name__])
+        if "CheckpointSaver" not in states:  # written before the saver kept the score
+            self.saver.load_state_dict({"best_val_acc": payload["best_val_acc"], "best_epoch": payload["best_epoch"]})
         self.start_epoch = payload["epoch"] + 1
         self.global_step = payload["global_step"]
-        self.best_acc, self.best_epoch = payload["best_val_acc"], payload["best_epoch"]
 
     # -- the loop ----------------------------------------------------------------------------
     def _train(self, started: float) -> dict:
@@ -404,34 +309,21 @@ class Trainer:
             if self.stop_requested:
                 break
             done = epoch
-            is_best = val.accuracy > self.best_acc
-            if is_best:
-                self.best_acc, self.best_epoch = val.accuracy, epoch
+            is_best = self.saver.judge(epoch, val.accuracy, val.mean_loss)
             seconds = time.perf_counter() - epoch_start
             throughput.append(train["images_per_sec"])
             many = self.bundle.num_classes > 10
             event = EpochEnded(epoch, cfg.epochs, train["loss"], train["acc"], val.mean_loss, val.accuracy,
-                               self.best_acc, is_best, seconds, self.best_epoch, self.optimizer.param_groups[0]["lr"],
+                               self.saver.best_acc, is_best, seconds, self.saver.best_epoch,
+                               self.optimizer.param_groups[0]["lr"],
                                train["images_per_sec"], train["top5"] if many else None,
                                val.top5_accuracy if many else None, int(train["images"]))
             if is_best:
                 self._report("val", val)
-            self._epoch_rngs = self.ctx.gather(self._rng_state())  # a collective: every rank, before the saver
+            self._epoch_rngs = self.ctx.gather(rng_state(self.device))  # a collective: every rank, before the saver
             self._emit(event)
 
-        summary = {
-            "model": cfg.model, "dataset": cfg.dataset, "recipe": cfg.recipe,
-            "status": "stopped" if self.stop_requested else "completed",
-            "epochs": done, "epochs_planned": cfg.epochs, "global_step": self.global_step,
-            "best_val_acc": self.best_acc if self.best_epoch else None,
-            "best_epoch": self.best_epoch or None,
-            "test_acc": None, "test_loss": None,
-            "images_per_sec": round(sum(throughput) / len(throughput), 1) if throughput else None,
-            "device": devices.describe(self.device), "world_size": self.ctx.world,
-            "params": params, "macs": macs, "input_size": list(self.input_size), "classes": list(self.bundle.classes),
-            "run_dir": str(self.store.dir), "torch": torch.__version__,
-            "resumed_at_epoch": self.start_epoch if self._resume is not None else None,
-        }
+        summary = run_summary(self, done, throughput, params, macs)
         if self.best_epoch and not self.stop_requested:
             # Test once, with the weights that did best on validation, read back from best.pt.
             self.ctx.barrier()
@@ -537,11 +429,6 @@ class Trainer:
         return images, seconds
 
 
-def _tuple_state(state):
-    return tuple(_tuple_state(s) if isinstance(s, list) else s for s in state) if isinstance(state, (list, tuple)) \
-        else state
-
-
 class _ReadOnlyStore(RunStore):
     """What ranks other than 0 know of the run folder: its paths. They never write."""
 
@@ -549,21 +436,3 @@ class _ReadOnlyStore(RunStore):
         self.dir = Path(run_dir)
         self.best_path = self.dir / "best.pt"
         self.last_path = self.dir / "last.pt"
-
-
-OOM_TEXT = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
-
-
-def user_message(exc: BaseException, config: TrainConfig | None) -> str:
-    batch = config.batch_size if config else None
-    if isinstance(exc, KeyboardInterrupt):
-        return "Interrupted; last.pt holds the last finished epoch (continue with --resume)."
-    if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and any(t in str(exc) for t in OOM_TEXT)):
-        where = "the GPU" if isinstance(exc, torch.OutOfMemoryError) else "the computer"
-        smaller = f"a smaller batch size ({max(1, batch // 2)})" if batch else "a smaller batch size"
-        return (f"{where.capitalize()} ran out of memory with batch size {batch}. Try {smaller}, a smaller "
-                f"input or image size, mixed precision (bf16) or a smaller model.")
-    if isinstance(exc, (TrainingFault, DatasetError, pretrained.PretrainedError, CheckpointError, RunFolderError,
-                        ValueError, KeyError)):
-        return str(exc).strip("'\"")
-    return f"Training failed: {type(exc).__name__}: {exc}"

@@ -27,16 +27,9 @@ def read_runs(root: Path) -> list[dict]:
     return [read_run(run) for run in list_runs(root)]
 
 
-def read_curves(run_dir: str):
-    run = Run(Path(run_dir))
-    metrics = run.metrics
-    epochs = max([run.config.get("epochs") or 1, *(m["epoch"] for m in metrics)])
-    return metrics, read_csv(Path(run_dir) / "steps.csv"), epochs
-
-
 def evaluation_source(run_dir: str, bundle):
     """(report, images or None, note): ``images(i)`` is test image ``i`` of the run's dataset."""
-    from workbench.core.datasets import DatasetError, load_dataset
+    from workbench.core.data import DatasetError, load_dataset
     from workbench.core.evaluate import to_float
 
     run = Run(Path(run_dir))
@@ -67,6 +60,7 @@ def evaluation_source(run_dir: str, bundle):
 class RunsController(QObject):
     runsRead = Signal(object)  # [row dict], newest first
     comparisonRead = Signal(object)  # [row dict] of the compared runs
+    evaluationRead = Signal(str, object, object, str)  # run folder, test report ({} if none), images or None, note
     failed = Signal(str)
     message = Signal(str)
 
@@ -91,9 +85,21 @@ class RunsController(QObject):
         self.jobs.submit("compare", lambda: [read_run(Run(Path(d))) for d in dirs if Path(d).is_dir()],
                          self.comparisonRead.emit, self.failed.emit, what="reading runs to compare")
 
-    def rename(self, run_dir: str, name: str) -> str | None:
-        """Rename a run's folder; returns the new path, or ``None`` with a message."""
+    def evaluation(self, run_dir: str, bundle) -> None:
+        """The run's test report (written by the engine with the best checkpoint), with the test
+        images behind it when the dataset is on this machine."""
+        self.jobs.submit("evaluation", lambda: evaluation_source(run_dir, bundle),
+                         lambda result: self.evaluationRead.emit(run_dir, *result), self.failed.emit,
+                         what="reading the evaluation")
+
+    def rename(self, run_dir: str, name: str, busy: str | None = None) -> str | None:
+        """Rename a run's folder (not ``busy``, the run under way); returns the new path, or ``None``
+        with a message."""
         source = Path(run_dir)
+        if run_dir == busy:
+            self.failed.emit("That run is training; rename it once it has ended.")
+            self.refresh()
+            return None
         if not re.fullmatch(r"[\w.+@()\[\] -]+", name) or name in (".", ".."):
             self.failed.emit(f"A run name may hold letters, digits, spaces and . _ - + ( ) only: {name!r} was not used.")
             self.refresh()
@@ -114,7 +120,10 @@ class RunsController(QObject):
         self.refresh()
         return str(target)
 
-    def delete(self, run_dirs: list[str]) -> None:
+    def delete(self, run_dirs: list[str], busy: str | None = None) -> None:
+        if busy in run_dirs:
+            self.failed.emit("That run is training; stop it before deleting it.")
+            return
         for d in run_dirs:
             path = Path(d)
             if path.parent.resolve() == self.runs_root.resolve() and (path / "config.json").is_file():
@@ -128,9 +137,11 @@ class RunsController(QObject):
         self.message.emit(f"Deleted {len(run_dirs)} run(s)")
         self.refresh()
 
-    @staticmethod
-    def export_csv(run_dirs: list[str], path: str | Path) -> int:
+    def export_csv(self, run_dirs: list[str], path: str | Path) -> int:
         """Every epoch row of the given runs, with the run's name first; returns the rows written."""
+        if not run_dirs:
+            self.failed.emit("Select the runs whose metrics to export.")
+            return 0
         rows = []
         for d in run_dirs:
             for row in read_csv(Path(d) / "metrics.csv"):
@@ -145,4 +156,5 @@ class RunsController(QObject):
         writer.writeheader()
         writer.writerows(rows)
         paths.atomic_write_text(Path(path), "".join(lines))
+        self.message.emit(f"Saved {len(rows)} rows to {path}")
         return len(rows)

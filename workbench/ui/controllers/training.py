@@ -13,9 +13,21 @@ from workbench.core.train import TrainConfig
 
 from ..worker import TrainingWorker
 
+DEGRADATION_MODELS = ("plain20", "plain56", "resnet20", "resnet56")
+"""He et al. 2015, Figure 6: deeper plain nets train worse; residual ones better."""
+
+
+def degradation_runs(device: str, amp: str, bundle=None, epochs: int | None = None,
+                     batch_size: int | None = None) -> list[tuple[TrainConfig, object]]:
+    """The four runs of Figure 6 on CIFAR-10 with the paper's recipe, the same split and seed
+    (``bundle``: CIFAR-10 if it is already loaded)."""
+    bundle = bundle if bundle is not None and bundle.name == "cifar10" else None
+    return [(TrainConfig(model=m, dataset="cifar10", recipe="he2015-cifar", seed=0, epochs=epochs,
+                         batch_size=batch_size, device=device, amp=amp), bundle) for m in DEGRADATION_MODELS]
+
 
 class TrainingController(QObject):
-    runStarted = Signal(object)  # RunStarted
+    runStarted = Signal(object, object, object)  # RunStarted, the run's model (CPU copy), history or 0
     stepsEnded = Signal(object, float)  # [StepEnded], GPU memory in bytes (0 off CUDA)
     epochEnded = Signal(object, object)  # EpochEnded, weights
     runFinished = Signal(object, object)  # RunFinished, best weights
@@ -23,7 +35,8 @@ class TrainingController(QObject):
     dataProgress = Signal(object)
     notice = Signal(object)
     ended = Signal(object)  # summary dict (status completed/stopped/failed), once the thread is gone
-    queueChanged = Signal(int)  # runs still waiting in the queue
+    starting = Signal(str, int)  # what starts (for the status line), the epochs the plots span
+    refused = Signal(str)  # why a resume cannot start
 
     def __init__(self, runs_root: Path, parent=None):
         super().__init__(parent)
@@ -49,6 +62,31 @@ class TrainingController(QObject):
         """The runs under way belong to a queue of several (their curves are overlaid)."""
         return len(self.experiment_runs) + len(self.queue) > 1
 
+    def train(self, config: TrainConfig, bundle, text: str) -> None:
+        """A new run of ``config`` (``bundle``: its dataset if loaded, else the run loads it)."""
+        if not self.running:
+            self.starting.emit(text, config.epochs)
+            self.start(config, bundle)
+
+    def resume(self, run_dir: str, epochs_asked: int) -> None:
+        """Continue a run from its ``last.pt``; a finished run goes on to ``epochs_asked``."""
+        if self.running:
+            return
+        plan, problem = self.resume_plan(run_dir, epochs_asked)
+        if problem:
+            self.refused.emit(problem)
+            return
+        self.starting.emit(f"Resuming {Path(run_dir).name}…", plan["epochs"])
+        self.start(None, None, resume=run_dir, epochs=plan["extend"])
+
+    def start_degradation(self, device: str, amp: str, bundle=None, epochs: int | None = None,
+                          batch_size: int | None = None) -> None:
+        """He et al. 2015, Figure 6, queued and overlaid as the four runs train."""
+        if not self.running:
+            self.starting.emit("Degradation experiment: plain20, plain56, resnet20, resnet56 on CIFAR-10 (He et al. "
+                               "2015)…", epochs or 1)
+            self.start_queue(degradation_runs(device, amp, bundle, epochs, batch_size))
+
     def start(self, config: TrainConfig | None, bundle=None, resume: str | None = None,
               epochs: int | None = None, queued: bool = False) -> None:
         if self.running:
@@ -72,20 +110,31 @@ class TrainingController(QObject):
         self.thread.finished.connect(self._on_thread_finished)
         self.thread.start()
 
+    @staticmethod
+    def resume_plan(run_dir: str, epochs_asked: int) -> tuple[dict, str]:
+        """How a resume of ``run_dir`` goes on: ``({"epochs": planned, "extend": epochs or None}, "")``,
+        or why it cannot (a finished run needs more epochs than it planned)."""
+        from workbench.core.runs import Run
+
+        run = Run(Path(run_dir))
+        planned = run.config.get("epochs") or 0
+        done = run.metrics[-1]["epoch"] if run.metrics else 0
+        extend = epochs_asked if epochs_asked > planned else None
+        if done >= planned and extend is None:
+            return {}, f"{run.name} finished its {planned} epochs: set Epochs above {planned} to train it further."
+        return {"epochs": extend or planned, "extend": extend}, ""
+
     def start_queue(self, runs: list[tuple[TrainConfig, object]]) -> None:
         """Train ``(config, bundle)`` pairs one after another (Stop ends the whole queue)."""
         if self.running or not runs:
             return
         self.experiment_runs = []
         self.queue = list(runs[1:])
-        self.queueChanged.emit(len(self.queue))
         self.start(*runs[0], queued=True)
 
     def stop(self) -> None:
         self._stopped_by_user = True
-        if self.queue:
-            self.queue.clear()
-            self.queueChanged.emit(0)
+        self.queue.clear()
         if self.worker is not None:
             self.worker.stop()  # also releases a pause
 
@@ -102,10 +151,10 @@ class TrainingController(QObject):
             self.thread.quit()
             self.thread.wait()
 
-    @Slot(object)
-    def _on_run_started(self, event) -> None:
+    @Slot(object, object, object)
+    def _on_run_started(self, event, model, history) -> None:
         self.experiment_runs.append(event.run_dir)
-        self.runStarted.emit(event)
+        self.runStarted.emit(event, model, history)
 
     @Slot(object, object)
     def _on_finished(self, event, weights) -> None:
@@ -127,9 +176,7 @@ class TrainingController(QObject):
         # The next queued run starts before ``ended`` goes out, so the views see a run still under way.
         if self.queue and not self._stopped_by_user and summary.get("status") == "completed":
             config, bundle = self.queue.pop(0)
-            self.queueChanged.emit(len(self.queue))
             self.start(config, bundle, queued=True)
-        elif self.queue:
+        else:
             self.queue.clear()
-            self.queueChanged.emit(0)
         self.ended.emit(summary)

@@ -139,6 +139,14 @@ class EvaluationView(QWidget):
         self.cell_images.clear()
         self.mistakes.clear()
 
+    def show_run(self, run_dir: str, report: dict, images=None, note: str = "") -> None:
+        """A run's test report, or why it has none."""
+        name = run_dir.rstrip("/").rsplit("/", 1)[-1]
+        if report:
+            self.show_report(report, name, images, note)
+        else:
+            self.clear(f"{name} has no test report (it was stopped before the end, or it is still training).")
+
     def show_report(self, report: dict, title: str, images: ImageSource | None = None, note: str = "") -> None:
         """``images(index)`` gives the test image behind a dataset index (``C×H×W`` in [0, 1]),
         or is ``None`` when the set is not on this machine (the lists then show names only)."""

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -25,19 +24,16 @@ from PySide6.QtWidgets import (
 import models
 from workbench.core import devices
 from workbench.core.data.augment import PRESETS
-from workbench.core.datasets import get_dataset_info, list_datasets
+from workbench.core.data import get_dataset_info, list_datasets
 from workbench.core.train import RECIPES, TrainConfig, resolve
+from workbench.core import pretrained
 from workbench.core.train.config import SCHEDULES
+
+from .run_status import RunStatusView, clock
 
 FOLDER_ENTRY = "__image_folder__"
 SLOW_EPOCH_SECONDS = 600
 """An estimate above this many seconds per epoch gets a warning."""
-
-
-def clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _tip(combo: QComboBox, text: str) -> None:
@@ -46,10 +42,13 @@ def _tip(combo: QComboBox, text: str) -> None:
 
 class ExperimentForm(QWidget):
     """Emits ``changed`` for any edit; ``selectionChanged`` when the model, dataset or transfer
-    choice changes (the window then builds the model for it)."""
+    choice changes (the window then builds the model for it); ``folderWanted`` when "Image
+    folder…" is picked. A new model gets its recommended settings; transfer is offered only for
+    models with ImageNet weights. ``apply_run`` shows an earlier run's whole configuration."""
 
     selectionChanged = Signal()
     changed = Signal()
+    folderWanted = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -110,15 +109,9 @@ class ExperimentForm(QWidget):
         self.start_button.setDefault(True)
         self.stop_button = QPushButton("Stop", objectName="stopButton", enabled=False)
         self.pause_button = QPushButton("Pause", objectName="pauseButton", enabled=False, checkable=True)
-        self.progress = QProgressBar(objectName="epochProgress", textVisible=True)
-        self.progress.setFormat("idle")
-        self.progress.setValue(0)
-        self.eta_label = QLabel(objectName="etaLabel")
-        self.status_label = QLabel(objectName="runStatus", wordWrap=True)
-        self.error_banner = QLabel(objectName="errorBanner", wordWrap=True, visible=False)
-        self.error_banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c13; border: 1px solid #f5c2bd; "
-                                        "border-radius: 4px; padding: 6px; }")
-        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = RunStatusView()
+        self.progress, self.eta_label = self.status.progress, self.status.eta_label
+        self.status_label, self.error_banner = self.status.status_label, self.status.error_banner
 
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
@@ -148,15 +141,12 @@ class ExperimentForm(QWidget):
         layout.addWidget(self.cost_label)
         layout.addWidget(self.problem_label)
         layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.eta_label)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.error_banner)
+        layout.addWidget(self.status)
         for row in range(form.rowCount()):  # rows keep their height: the window scrolls instead (800×600)
             item = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
             if item is not None and item.widget() is not None:
                 item.widget().setMinimumHeight(item.widget().minimumSizeHint().height())
-        for b in (self.start_button, self.pause_button, self.stop_button, self.progress):
+        for b in (self.start_button, self.pause_button, self.stop_button):
             b.setMinimumHeight(b.minimumSizeHint().height())
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -164,8 +154,10 @@ class ExperimentForm(QWidget):
         self._populate()
 
         self.transfer_check.toggled.connect(self.transfer_mode_combo.setEnabled)
-        for combo in (self.model_combo, self.dataset_combo):
-            combo.currentIndexChanged.connect(self.selectionChanged)
+        self._recommended_for: str | None = None
+        self._previous_dataset = self.dataset_combo.currentIndex()
+        self.model_combo.currentIndexChanged.connect(self._on_model)
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
         self.transfer_check.toggled.connect(self.selectionChanged)
         self.input_spin.valueChanged.connect(self.selectionChanged)  # the model is rebuilt at that size
         self.recipe_combo.currentIndexChanged.connect(self.apply_recommended)
@@ -176,6 +168,78 @@ class ExperimentForm(QWidget):
         for combo in (self.optimizer_combo, self.schedule_combo, self.device_combo, self.amp_combo, self.augment_combo,
                       self.recipe_combo, self.transfer_mode_combo):
             combo.currentIndexChanged.connect(self.changed)
+
+    # -- the selection policy --------------------------------------------------------------------
+    def _on_model(self) -> None:
+        """A new model gets its family's (or the recipe's) settings, and transfer where it has weights."""
+        name = self.model_name
+        if name is not None and name != self._recommended_for:
+            self._recommended_for = name
+            self.apply_recommended()
+        has_weights = bool(name) and pretrained.has_weights(name)
+        self.transfer_check.setToolTip("" if has_weights else f"{name} has no ImageNet weights in torchvision")
+        self.transfer_check.setEnabled(has_weights and self.start_button.isEnabled())
+        if not has_weights and self.transfer_check.isChecked():
+            self.transfer_check.setChecked(False)  # emits selectionChanged itself
+            return
+        self.selectionChanged.emit()
+
+    def _on_dataset(self) -> None:
+        if self.dataset_name == FOLDER_ENTRY:
+            self.folderWanted.emit()
+            return
+        self._previous_dataset = self.dataset_combo.currentIndex()
+        self.selectionChanged.emit()
+
+    def back_to_previous_dataset(self) -> None:
+        """The folder dialog was cancelled, or the folder could not be used."""
+        self.dataset_combo.blockSignals(True)
+        self.dataset_combo.setCurrentIndex(self._previous_dataset)
+        self.dataset_combo.blockSignals(False)
+
+    def show_folder(self, path: str) -> None:
+        """Make ``path`` the dataset shown, with an entry of its own, without re-entering the selection."""
+        self.dataset_combo.blockSignals(True)  # inserting an item moves the current index: no re-entry
+        try:
+            index = self.dataset_combo.findData(path)
+            if index < 0:
+                index = self.dataset_combo.findData(FOLDER_ENTRY) - 1  # above the separator
+                self.dataset_combo.insertItem(index, f"Folder: {path.rstrip('/').rsplit('/', 1)[-1]}", path)
+                self.dataset_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+            self.dataset_combo.setCurrentIndex(index)
+            self._previous_dataset = index
+        finally:
+            self.dataset_combo.blockSignals(False)
+
+    def apply_run(self, config: dict) -> None:
+        """An earlier run's configuration, every field, without rebuilding the model on show."""
+        self.blockSignals(True)
+        widgets = [self.model_combo, self.dataset_combo, self.transfer_check, self.recipe_combo]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.select(self.model_combo, config.get("model"))
+            self._recommended_for = config.get("model")
+            dataset = config.get("dataset") or ""
+            if not self.select(self.dataset_combo, dataset) and dataset:
+                self.show_folder(dataset)
+            self._previous_dataset = self.dataset_combo.currentIndex()
+            self.select(self.recipe_combo, config.get("recipe"))
+            self.transfer_check.setChecked(bool(config.get("pretrained")))
+            self.select(self.transfer_mode_combo, config.get("transfer") or "finetune")
+            for spin, key in ((self.epochs_spin, "epochs"), (self.batch_spin, "batch_size"), (self.lr_spin, "lr"),
+                              (self.wd_spin, "weight_decay"), (self.smoothing_spin, "label_smoothing"),
+                              (self.input_spin, "input_size"), (self.seed_spin, "seed")):
+                if config.get(key) is not None:
+                    spin.setValue(config[key])
+            for combo, key in ((self.optimizer_combo, "optimizer"), (self.schedule_combo, "schedule"),
+                               (self.device_combo, "device"), (self.amp_combo, "amp"), (self.augment_combo, "augment")):
+                self.select(combo, config.get(key))
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+            self.blockSignals(False)
+        self.changed.emit()
 
     def _populate(self) -> None:
         by_family: dict[str, list[models.ModelInfo]] = {}
@@ -253,7 +317,7 @@ class ExperimentForm(QWidget):
         if not macs:
             self.cost_label.setText("")
             return
-        from workbench.core.inspection import human_count
+        from workbench.core.inspect import human_count
 
         images = f"{train_images:,}" if train_images else "?"
         text = f"Cost: {human_count(macs)} multiply-adds per image × 3 (forward + backward) × {images} images"
@@ -265,12 +329,25 @@ class ExperimentForm(QWidget):
                          "input size makes it faster.</span>")
         self.cost_label.setText(text)
 
+    def lock(self, training: bool, loading: bool, problem: bool) -> None:
+        """Nothing to edit while a run trains or a folder is read; Start waits for settings that can run."""
+        self.set_running(training or loading)
+        self.start_button.setEnabled(not training and not loading and not problem)
+        self.stop_button.setEnabled(training)
+        self.pause_button.setEnabled(training)
+
+    def show_paused(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+
     def set_running(self, running: bool) -> None:
         for widget in (self.model_combo, self.dataset_combo, self.epochs_spin, self.batch_spin, self.lr_spin,
                        self.optimizer_combo, self.augment_combo, self.start_button, self.recipe_combo,
                        self.recommend_button, self.device_combo, self.amp_combo, self.schedule_combo, self.wd_spin,
                        self.smoothing_spin, self.input_spin, self.seed_spin):
             widget.setEnabled(not running)
+        has_weights = bool(self.model_name) and pretrained.has_weights(self.model_name)
+        self.transfer_check.setEnabled(not running and has_weights)
+        self.transfer_mode_combo.setEnabled(not running and self.transfer_check.isChecked())
         self.pause_button.setEnabled(running)
         if not running:
             self.pause_button.blockSignals(True)

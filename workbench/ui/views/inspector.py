@@ -3,6 +3,7 @@ feature-map grid. They only render what the core computes."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,17 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
+    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.core.inspection import ModelSummary, tile_maps
+from workbench.core.inspect import ModelSummary, tile_maps
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm)"
 
@@ -127,11 +130,11 @@ class PredictionView(QWidget):
 
     def show_predictions(self, predictions: list[tuple[str, float]], note: str = "") -> None:
         self.predictions = list(predictions)
-        self.title.setText(f"<b>Prediction</b> {note}")
+        self.title.setText(f"<b>Prediction</b> {html.escape(note)}")  # names are the user's: plain text
         for i, (label, bar) in enumerate(zip(self._labels, self._bars)):
             if i < len(predictions):
                 name, p = predictions[i]
-                label.setText(f"<b>{name}</b>" if i == 0 else name)
+                label.setText(f"<b>{html.escape(name)}</b>" if i == 0 else html.escape(name))
                 bar.setValue(int(round(p * 1000)))
                 bar.setFormat(f"{p * 100:.1f} %")
             else:
@@ -215,3 +218,73 @@ class FeatureMapView(QWidget):
         self.image.clear()
         self.layer, self.maps, self.tile_count, self.grid = None, None, 0, (0, 0)
         self.caption.setText(message)
+
+
+class ExplorerPanel(QSplitter):
+    """The right-hand side: the drop zone and its caption, the top-3, the layer tree and the
+    selected layer's maps. Emits ``layerSelected`` with the layer's dotted name (or ``None``)."""
+
+    layerSelected = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Vertical, parent)
+        self.setObjectName("explorerSplitter")
+        self.drop_zone = DropZone()
+        self.prediction_view = PredictionView()
+        self.layer_tree = LayerTree()
+        self.feature_map_view = FeatureMapView()
+        self.image_label = QLabel(objectName="imageCaption", wordWrap=True)
+        self.image_label.setTextFormat(Qt.TextFormat.PlainText)  # a user's file name
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label.setMaximumWidth(170)
+        image_box = QVBoxLayout()
+        image_box.addWidget(self.drop_zone, 1)
+        image_box.addWidget(self.image_label)
+        top = QWidget()
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(image_box)
+        top_layout.addWidget(self.prediction_view, 1)
+        for widget in (top, self.layer_tree, self.feature_map_view):
+            self.addWidget(widget)
+        self.setSizes([190, 290, 350])
+        self.setMinimumSize(180, 300)  # below the views' own hints: at 800×600 the panes shrink
+        self.layer_tree.itemSelectionChanged.connect(lambda: self.layerSelected.emit(self.layer_tree.selected_layer()))
+
+    def follow(self, session) -> None:
+        """The session's model in the tree, its image in the drop zone; a chosen layer into the session."""
+        def changed(names):
+            if "summary" in names and session.summary is not None:
+                self.show_model(session.summary)
+            if {"image", "predictor"} & names:
+                self.show_image(session.image, session.caption)
+        session.subscribe(changed)
+        self.layerSelected.connect(lambda layer: session.set(layer=layer))
+
+    def show_model(self, summary: ModelSummary) -> None:
+        self.layer_tree.show_summary(summary)
+        self.feature_map_view.clear_maps("Select a layer to see its feature maps")
+
+    def show_image(self, image: torch.Tensor | None, caption: str) -> None:
+        if image is None:
+            self.drop_zone.clear()
+            self.drop_zone.setText("Drop an image here\n(or click)")
+            self.image_label.setText("")
+            self.prediction_view.show_predictions([], "")
+            return
+        self.drop_zone.show_image(image, caption)
+        self.image_label.setText(caption)
+
+    def show_maps(self, layer: str, maps) -> None:
+        if layer != self.layer_tree.selected_layer():
+            return
+        if isinstance(maps, str):
+            self.feature_map_view.clear_maps(maps)
+        else:
+            self.feature_map_view.show_maps(layer, maps)
+
+    def select_layer(self, layer: str) -> None:
+        item = self.layer_tree.item_for(layer)
+        if item is None:
+            raise KeyError(layer)
+        self.layer_tree.setCurrentItem(item)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 import models
-from workbench.core.inspection import ModelSummary, human_count
+from workbench.core.inspect import ModelSummary, human_count
 
 
 class ModelCard(QLabel):
@@ -19,6 +19,11 @@ class ModelCard(QLabel):
         self.setOpenExternalLinks(True)
         self.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.setTextFormat(Qt.TextFormat.RichText)
+
+    def follow(self, session) -> None:
+        """The session's model, with what its weights are when a run is on show."""
+        session.subscribe(lambda names: self.show_model(session.summary, session.note if session.run else "")
+                          if {"summary", "note", "run"} & names and session.summary is not None else None)
 
     def show_model(self, summary: ModelSummary, note: str = "") -> None:
         name = summary.model

@@ -25,6 +25,7 @@ class ProbeView(QWidget):
         self.layer_combo.setToolTip("The layer whose feature maps refresh at each epoch's end")
         self.prediction = QLabel(objectName="probePrediction", wordWrap=True)
         self.history: list[str] = []
+        self.results: list[tuple[str, object]] = []  # (note, maps) of every refresh, for automation and tests
         self.maps = FeatureMapView(name="probeMaps")
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Probe image</b>"))
@@ -38,6 +39,15 @@ class ProbeView(QWidget):
         layout.addWidget(self.maps, 1)
         self.layer_combo.currentIndexChanged.connect(self._on_layer)
         self.updates = 0
+
+    def follow(self, session) -> None:
+        """Show the session's model's stages and its image."""
+        def changed(names):
+            if "summary" in names and session.predictor is not None:
+                self.set_layers(getattr(session.predictor.model, "feature_info", []))
+            if {"image", "predictor"} & names and session.image is not None:
+                self.set_image(session.image, session.caption)
+        session.subscribe(changed)
 
     def set_layers(self, stages: list[dict]) -> None:
         """The model's stages (``feature_info``); the first one is where edges and blobs form."""
@@ -77,6 +87,7 @@ class ProbeView(QWidget):
         layer = result.get("layer")
         if layer and maps is not None and not isinstance(maps, str):
             self.maps.show_maps(layer, maps)
+            self.results.append((note, maps))
         elif isinstance(maps, str):
             self.maps.clear_maps(maps)
         self.updates += 1

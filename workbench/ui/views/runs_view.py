@@ -10,9 +10,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.core.inspection import human_count
+from workbench.core.inspect import human_count
 
 from .training_plots import make_plot
 
@@ -70,8 +72,8 @@ class RunsView(QWidget):
     compareRequested = Signal(object)  # [run_dir]
     renameRequested = Signal(str, str)  # run_dir, new name
     deleteRequested = Signal(object)  # [run_dir]
-    exportPngRequested = Signal()
-    exportCsvRequested = Signal(object)  # [run_dir]
+    exportPngRequested = Signal(str)  # the image saved
+    exportCsvRequested = Signal(object, str)  # [run_dir], where
     refreshRequested = Signal()
     degradationRequested = Signal()
 
@@ -153,9 +155,9 @@ class RunsView(QWidget):
         self.open_button.clicked.connect(lambda: self._one(self.openRequested))
         self.resume_button.clicked.connect(lambda: self._one(self.resumeRequested))
         self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.selected_dirs()))
-        self.delete_button.clicked.connect(lambda: self.selected_dirs() and self.deleteRequested.emit(self.selected_dirs()))
-        self.png_button.clicked.connect(self.exportPngRequested)
-        self.csv_button.clicked.connect(lambda: self.exportCsvRequested.emit(self.selected_dirs() or self.compared))
+        self.delete_button.clicked.connect(self.confirm_delete)
+        self.png_button.clicked.connect(lambda: self.export_png())
+        self.csv_button.clicked.connect(lambda: self.export_csv(self.selected_dirs() or self.compared))
         self.degradation_button.clicked.connect(self.degradationRequested)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemDoubleClicked.connect(self._on_double_click)
@@ -197,6 +199,32 @@ class RunsView(QWidget):
             if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in dirs:
                 self.table.selectRow(r)
         self.table.setSelectionMode(mode)
+
+    def confirm_delete(self) -> None:
+        """Ask first; "Yes" sends ``deleteRequested`` with the selected runs."""
+        dirs = self.selected_dirs()
+        if not dirs:
+            return
+        names = ", ".join(d.rstrip("/").rsplit("/", 1)[-1] for d in dirs[:3]) + (" …" if len(dirs) > 3 else "")
+        answer = QMessageBox.question(self, "Delete runs", f"Delete {len(dirs)} run folder(s) ({names}) with their "
+                                      "checkpoints? This cannot be undone.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.deleteRequested.emit(dirs)
+
+    def export_png(self, path: str | None = None) -> str | None:
+        """The comparison plots as an image (asks where, unless ``path``)."""
+        path = path or QFileDialog.getSaveFileName(self, "Save the comparison curves", "curves.png", "PNG (*.png)")[0]
+        if path:
+            self.compare_plots.grab().save(path)
+            self.exportPngRequested.emit(path)
+        return path or None
+
+    def export_csv(self, run_dirs: list[str], path: str | None = None) -> None:
+        """Asks where (unless ``path``), then sends ``exportCsvRequested`` (runs, path)."""
+        if run_dirs:
+            path = path or QFileDialog.getSaveFileName(self, "Save the metrics", "metrics.csv", "CSV (*.csv)")[0]
+        if path or not run_dirs:
+            self.exportCsvRequested.emit(list(run_dirs), path or "")
 
     def _one(self, signal) -> None:
         dirs = self.selected_dirs()

@@ -118,6 +118,25 @@ class TrainingPlots(QSplitter):
         for plot in (self.loss_plot, self.accuracy_plot, self.lr_plot):
             plot.setXRange(0, self.epochs, padding=0.02)
 
+    def follow(self, training) -> None:
+        """Draw the runs of a ``TrainingController`` as they train."""
+        training.runStarted.connect(lambda event, model, history: self.start_run(
+            event.epochs or event.config.get("epochs") or 1, history or None))
+        training.stepsEnded.connect(lambda steps, memory: self.add_steps(steps))
+        training.epochEnded.connect(lambda e, weights: self.add_epoch(e.epoch, e.train_acc, e.val_loss, e.val_acc,
+                                                                      e.best_epoch, e.best_val_acc))
+
+    def start_run(self, epochs: int, history: tuple | None = None) -> None:
+        """Fresh curves for a run; a resumed run's earlier epochs and steps first."""
+        if history:
+            self.load_run(*history, epochs)
+        else:
+            self.clear(epochs)
+
+    def add_steps(self, steps) -> None:
+        for event in steps:
+            self.add_step(event.progress, event.loss, event.lr)
+
     def add_step(self, progress: float, loss: float, lr: float | None = None) -> None:
         if math.isfinite(loss):
             self._ema = loss if self._ema is None else SMOOTHING * self._ema + (1 - SMOOTHING) * loss
@@ -157,7 +176,7 @@ class TrainingPlots(QSplitter):
         best = None
         for row in metrics:
             self.add_epoch(row["epoch"], row.get("train_acc"), row.get("val_loss"), row.get("val_acc"))
-            if row.get("val_acc") is not None and (best is None or row["val_acc"] > best[1]):
+            if row.get("best") and row.get("val_acc") is not None:  # the engine's own verdict (ties: lower loss)
                 best = (row["epoch"], row["val_acc"])
         if best:
             self.mark_best(*best)

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from reference import split_tensors
-from workbench.core.datasets import DatasetError, Preprocess, image_to_tensor, load_dataset, stratified_split
+from workbench.core.data import DatasetError, Preprocess, image_to_tensor, load_dataset, stratified_split
 
 
 def _source_digits():

@@ -10,9 +10,9 @@ from torch.utils.data import TensorDataset
 import models
 from workbench.core import devices
 from workbench.core.train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint, save_checkpoint
-from workbench.core.datasets import DataBundle
+from workbench.core.data import DataBundle
 from workbench.core.train import TrainConfig, Trainer
-from workbench.core.datasets import Preprocess
+from workbench.core.data import Preprocess
 from workbench.core.events import EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
 from workbench.core.runs import RunStore
 from reference import accuracy_by_hand, loss_by_hand, preprocess_by_hand

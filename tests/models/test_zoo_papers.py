@@ -7,7 +7,7 @@ from torch import nn
 
 import models
 from models.cifar_resnet import CifarBasicBlock, ZeroPadShortcut
-from workbench.core.inspection import summarize
+from workbench.core.inspect import summarize
 
 TORCHVISION = {
     "alexnet": "alexnet", "vgg11": "vgg11", "vgg11_bn": "vgg11_bn", "vgg13": "vgg13", "vgg13_bn": "vgg13_bn",

@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .cache import MEMORY_BUDGET, decode_file, decoded_size, load_decoded
-from .health import build_report
-from .image_folder import Progress, scan_folder, split_folder
+from ..cache import MEMORY_BUDGET, decode_file, decoded_size, load_decoded
+from ..health import build_report
+from ..image_folder import Progress, scan_folder, split_folder
+from ..registry import DataBundle, ImageTensorDataset
 
 __all__ = ["DEFAULT_IMAGE_SIZE", "load_folder", "FolderImages"]
 
@@ -36,8 +37,6 @@ def load_folder(root: str | Path, size: int = DEFAULT_IMAGE_SIZE, channels: int 
                 ratios: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0,
                 progress: Progress | None = None, memory_budget: int = MEMORY_BUDGET):
     """Scan, split and load a class-per-folder set. Raises ``FolderError`` for an unusable folder."""
-    from ..datasets import DataBundle, ImageTensorDataset
-
     scan = scan_folder(root, progress=(lambda d, t, w: progress(d, t, f"checking {w}")) if progress else None)
     split = split_folder(scan, ratios, seed)
     labels = torch.tensor([f.label for f in scan.files], dtype=torch.long)

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 import models
-from workbench.core.datasets import DataBundle
+from workbench.core.data import DataBundle
 from workbench.core.events import EpochEnded, Notice, RunFailed, RunStarted, StepEnded
 from workbench.core.runs import RunStore
 from workbench.core.train import TrainConfig, Trainer, resolve
@@ -26,7 +26,7 @@ from workbench.core.train.checkpointing import (CheckpointError, build_from_chec
 from workbench.core.train.optim import build_optimizer, lr_factor
 from reference import preprocess_by_hand, split_tensors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 META = dict(model="lenet5", num_classes=10, in_channels=1, input_size=[1, 32, 32], classes=list("0123456789"))
 
 
@@ -139,7 +139,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_runs_numbers(tmp_path, small_
         sys.path.insert(0, {str(ROOT / 'tests')!r})
         import torch
         from torch.utils.data import TensorDataset
-        from workbench.core.datasets import DataBundle, load_dataset
+        from workbench.core.data import DataBundle, load_dataset
         from workbench.core.events import StepEnded
         from workbench.core.train import TrainConfig, Trainer
         torch.set_num_threads({torch.get_num_threads()})

@@ -6,7 +6,8 @@ from PIL import Image
 
 import models
 from reference import hook_output, preprocess_by_hand
-from workbench.core.inspection import Classifier, feature_maps, grid_shape, tile_maps
+from workbench.core.inspect import feature_maps, grid_shape, tile_maps
+from workbench.core.predict import Predictor
 
 
 @pytest.mark.parametrize("name,layer,shape", [
@@ -44,7 +45,7 @@ def test_classifier_gives_softmax_of_the_preprocessed_image(tmp_path):
     model = models.create_model("lenet5_relu", num_classes=5, in_channels=3, input_size=32).eval()
     classes = ["ant", "bee", "cat", "dog", "eel"]
     mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
-    clf = Classifier(model, classes, (3, 32, 32), (16, 16), mean, std)
+    clf = Predictor(model, classes, (3, 32, 32), (16, 16), mean, std)
     image = torch.rand(3, 16, 16)
     with torch.no_grad():
         expected = torch.softmax(model(preprocess_by_hand(image.unsqueeze(0), (32, 32), mean, std))[0], 0)

@@ -15,7 +15,7 @@ from fake_folders import photo, write_hostile_folder, write_photo_folder
 from workbench.cli import main
 from workbench.core.data.augment import BatchAugment
 from workbench.core.data.decode import DecodeError, decode
-from workbench.core.data.folder_bundle import load_folder
+from workbench.core.data import load_folder
 from workbench.core.data.image_folder import FolderError, scan_folder, split_folder
 
 
@@ -217,7 +217,7 @@ def test_validation_is_never_augmented(tmp_path, small_digits):
 
 def test_a_dropped_image_is_seen_as_the_training_set_saw_it(tmp_path):
     """The window decodes a dropped file exactly as the folder's training images were decoded."""
-    from workbench.core.datasets import image_to_tensor
+    from workbench.core.data import image_to_tensor
 
     root = write_photo_folder(tmp_path / "set", per_class=3, classes=2)
     bundle = load_folder(root, size=24)

@@ -11,8 +11,9 @@ import time
 
 import torch
 
-from workbench.core.train import TrainConfig, resolve
-from workbench.core.train.config import ConfigError
+from .train import TrainConfig, resolve
+from .threads import in_fresh_thread, seeded
+from .train.config import ConfigError
 
 KNOWN_TRAIN_IMAGES = {"mnist": 54_000, "fashion_mnist": 54_000, "cifar10": 45_000, "cifar100": 45_000}
 """Training images of the torchvision sets after the validation split (before they are downloaded)."""
@@ -33,23 +34,30 @@ def _timed(step, device: torch.device, repeats: int) -> float:
 
 
 def measure_rate(device: torch.device, repeats: int = 3) -> tuple[float, float]:
+    """``_measure_rate`` on a thread with the intra-op team a training run gets."""
+    return in_fresh_thread(lambda: _measure_rate(device, repeats))
+
+
+def _measure_rate(device: torch.device, repeats: int = 3) -> tuple[float, float]:
     """This device's multiply-adds per second in a training step of a 3×3 convolution (64→64
     channels, 32×32), and the seconds a training step costs beyond its arithmetic (the forward,
     backward and Adam calls of LeNet-5 at batch 1: Python, the optimiser, kernel launches)."""
     import models
 
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
-    batch = 16 if device.type == "cpu" else 256
-    x = torch.randn(batch, 64, 32, 32, device=device)
+    with seeded():  # the random weights and batch: never from the stream a starting run draws from
+        conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
+        batch = 16 if device.type == "cpu" else 256
+        x = torch.randn(batch, 64, 32, 32, device=device)
+        net = models.create_model("lenet5", num_classes=10, in_channels=1).to(device)
+        image = torch.randn(1, 1, 32, 32, device=device)
 
     def conv_step():
         conv.zero_grad(set_to_none=True)
         conv(x).sum().backward()
     rate = 3 * batch * 64 * 64 * 9 * 32 * 32 / _timed(conv_step, device, repeats)
 
-    net = models.create_model("lenet5", num_classes=10, in_channels=1).to(device)
     optimizer = torch.optim.Adam(net.parameters())
-    image, target = torch.randn(1, 1, 32, 32, device=device), torch.zeros(1, dtype=torch.long, device=device)
+    target = torch.zeros(1, dtype=torch.long, device=device)
 
     def small_step():
         optimizer.zero_grad(set_to_none=True)
@@ -82,7 +90,7 @@ def config_problem(config: TrainConfig, train_images: int | None) -> str:
         resolve(config, train_size=train_images)
     except ConfigError as exc:
         return str(exc)
-    from workbench.core import devices
+    from . import devices
 
     try:
         device = devices.pick_device(config.device)

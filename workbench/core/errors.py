@@ -1,0 +1,38 @@
+"""The user-facing error text: one place that turns any exception into a sentence for the
+window's banner or the command line, with advice where there is some (out of memory, NaN).
+
+Errors written for the user derive from ``UserError`` (datasets, folders, checkpoints, configs,
+pretrained weights, run folders, training faults): their message is shown as it is. This module
+imports nothing of the app, so every layer can use it."""
+
+from __future__ import annotations
+
+__all__ = ["OOM_TEXT", "TrainingFault", "UserError", "user_message"]
+
+
+class UserError(Exception):
+    """An error whose message is meant for the user as it stands."""
+
+
+class TrainingFault(UserError, RuntimeError):
+    """Training cannot go on; the message is meant for the user."""
+
+
+OOM_TEXT = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
+
+
+def user_message(exc: BaseException, batch_size: int | None = None) -> str:
+    """What to tell the user about ``exc`` (``batch_size``: the run's, for out-of-memory advice)."""
+    import torch
+
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted; last.pt holds the last finished epoch (continue with --resume)."
+    if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, (RuntimeError, MemoryError))
+                                                    and any(t in str(exc) for t in OOM_TEXT)):
+        where = "the GPU" if isinstance(exc, torch.OutOfMemoryError) else "the computer"
+        smaller = f"a smaller batch size ({max(1, batch_size // 2)})" if batch_size else "a smaller batch size"
+        return (f"{where.capitalize()} ran out of memory with batch size {batch_size}. Try {smaller}, a smaller "
+                f"input or image size, mixed precision (bf16) or a smaller model.")
+    if isinstance(exc, (UserError, ValueError, KeyError)):
+        return str(exc).strip("'\"")
+    return f"Training failed: {type(exc).__name__}: {exc}"

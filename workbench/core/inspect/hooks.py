@@ -1,0 +1,100 @@
+"""One recorder of what modules output, for any set of modules, in one forward pass.
+
+Everything that looks inside a network (the summary's shapes, feature maps, the probe) records
+through ``ActivationRecorder``. What it keeps is a *copy* taken when the module returns: a
+BatchNorm followed by an in-place ReLU (ResNet's ``bn1`` → ``relu``) is recorded as the
+BatchNorm computed it, negative values included, not as the ReLU later overwrote it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["ActivationRecorder", "eval_mode", "first_tensor"]
+
+
+def first_tensor(output):
+    """The first tensor in a module's output (a tensor, a tuple of them, a dict, a namedtuple)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)):
+        for item in output:
+            found = first_tensor(item)
+            if found is not None:
+                return found
+    if isinstance(output, dict):
+        return first_tensor(list(output.values()))
+    return None
+
+
+@contextmanager
+def eval_mode(model: nn.Module):
+    """The model in eval mode inside the block, as it was after it (a training model stays training)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _clone(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().clone()
+
+
+class ActivationRecorder:
+    """Forward hooks on the named modules of ``model`` (every named module when ``names`` is
+    ``None``). Each module's first output tensor passes through ``keep`` (a detached clone by
+    default; ``lambda t: t.shape`` for shapes only) and is stored under its name, first call only
+    (a module run twice, such as a shared activation, keeps what it gave first).
+
+    >>> with ActivationRecorder(model, ["layer1", "layer2"]) as rec:
+    ...     model(x)
+    >>> rec.outputs["layer1"]
+    """
+
+    def __init__(self, model: nn.Module, names: Iterable[str] | None = None,
+                 keep: Callable[[torch.Tensor], object] = _clone):
+        self.model = model
+        self.names = [n for n, _ in model.named_modules() if n] if names is None else list(names)
+        self.keep = keep
+        self.outputs: dict[str, object] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> "ActivationRecorder":
+        self.outputs.clear()
+        try:
+            for name in self.names:
+                module = self.model.get_submodule(name)
+                self._handles.append(module.register_forward_hook(self._hook(name)))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, name: str):
+        def hook(module, args, output):
+            tensor = first_tensor(output)
+            if tensor is not None and name not in self.outputs:
+                self.outputs[name] = self.keep(tensor)
+        return hook
+
+
+@torch.no_grad()
+def record(model: nn.Module, network_input: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:
+    """The outputs of ``names`` for one batch, in eval mode, in one forward pass."""
+    with eval_mode(model), ActivationRecorder(model, names) as recorder:
+        model(network_input)
+    return recorder.outputs

@@ -1,0 +1,129 @@
+"""A network's per-layer summary: output shapes (recorded by ``hooks.ActivationRecorder``),
+parameters and multiply-adds (from ``torch.utils.flop_counter``, not by hand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .hooks import ActivationRecorder, eval_mode
+
+__all__ = ["LayerInfo", "ModelSummary", "summarize", "count_macs", "format_summary", "human_count"]
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    """Dotted path from the model, e.g. ``layer1.0.conv1``."""
+    type: str
+    depth: int
+    output_shape: tuple[int, ...] | None
+    """Without the batch dimension; ``None`` when the layer did not run for this input."""
+    params: int
+    """All parameters below this module."""
+    macs: int
+    """Multiply-adds for one image, this module and all below it."""
+    is_leaf: bool
+
+
+@dataclass
+class ModelSummary:
+    model: str
+    input_shape: tuple[int, int, int]
+    layers: list[LayerInfo]
+    total_params: int
+    trainable_params: int
+    total_macs: int
+    stem_info: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def layer(self, name: str) -> LayerInfo:
+        for info in self.layers:
+            if info.name == name:
+                return info
+        raise KeyError(name)
+
+
+def summarize(model: nn.Module, input_shape: tuple[int, int, int], device: str | torch.device = "cpu") -> ModelSummary:
+    """Run one image of ``input_shape`` through ``model`` in eval mode and record each layer."""
+    counter = FlopCounterMode(display=False)
+    with ActivationRecorder(model, keep=lambda t: tuple(t.shape[1:])) as recorder, eval_mode(model), \
+            torch.no_grad(), counter:
+        model(torch.zeros(1, *input_shape, device=device))
+    shapes: dict[str, tuple[int, ...]] = recorder.outputs  # type: ignore[assignment]
+    # The counter names modules "<RootClass>.<dotted path>"; flops are 2 × multiply-adds.
+    macs: dict[str, int] = {}
+    for key, ops in counter.get_flop_counts().items():
+        path = key.split(".", 1)[1] if "." in key else ""
+        macs[path] = max(macs.get(path, 0), int(sum(ops.values())) // 2)
+    layers = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        layers.append(LayerInfo(
+            name=name,
+            type=type(module).__name__,
+            depth=name.count(".") + 1,
+            output_shape=shapes.get(name),
+            params=sum(p.numel() for p in module.parameters()),
+            macs=macs.get(name, 0),
+            is_leaf=next(module.children(), None) is None,
+        ))
+    return ModelSummary(
+        model=getattr(model, "model_name", type(model).__name__),
+        input_shape=tuple(input_shape),
+        layers=layers,
+        total_params=sum(p.numel() for p in model.parameters()),
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_macs=int(counter.get_total_flops()) // 2,
+        stem_info=getattr(model, "stem_info", ""),
+    )
+
+
+def count_macs(model: nn.Module, input_shape: tuple[int, int, int], device: str | torch.device = "cpu") -> int:
+    """Multiply-adds of one forward pass of one image (eval mode, nothing recorded per layer)."""
+    counter = FlopCounterMode(display=False)
+    with eval_mode(model), torch.no_grad(), counter:
+        model(torch.zeros(1, *input_shape, device=device))
+    return int(counter.get_total_flops()) // 2
+
+
+def human_count(n: int) -> str:
+    """1814073344 → '1.81G'."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(n)
+
+
+def format_summary(summary: ModelSummary, max_depth: int | None = None) -> str:
+    """A per-layer table and the totals, for the terminal."""
+    rows = [("Layer", "Type", "Output shape", "Params", "Mult-adds")]
+    for info in summary.layers:
+        if max_depth is not None and info.depth > max_depth:
+            continue
+        shape = "×".join(map(str, info.output_shape)) if info.output_shape else "-"
+        # Nested layers show their last name, indented under their parent.
+        label = "  " * (info.depth - 1) + info.name.rsplit(".", 1)[-1]
+        rows.append((label, info.type, shape, f"{info.params:,}", f"{info.macs:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    line = lambda r: "  ".join(  # noqa: E731
+        c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    rule = "-" * len(line(rows[0]))
+    c, h, w = summary.input_shape
+    out = [f"{summary.model}  input {c}x{h}x{w}", rule, line(rows[0]), rule, *map(line, rows[1:]), rule]
+    out += [
+        f"Total params: {summary.total_params:,}",
+        f"Trainable params: {summary.trainable_params:,}",
+        f"Total mult-adds: {summary.total_macs:,} ({human_count(summary.total_macs)})",
+    ]
+    if summary.stem_info:
+        out.append(f"Stem: {summary.stem_info}")
+    idle = [info for info in summary.layers if info.depth == 1 and info.output_shape is None and info.params]
+    if idle:
+        out.append(f"Not run at inference (training-only heads): {', '.join(i.name for i in idle)}, "
+                   f"{sum(i.params for i in idle):,} params")
+    return "\n".join(out)
