@@ -1,79 +1,89 @@
-"""The import rules that keep the zoo, the core and the window apart."""
+"""The import rules that keep the zoo, the core and the window apart, checked by import-linter
+(the contracts are in pyproject.toml): relative imports count, indirect imports count, and no
+package may import in a cycle."""
 
-import ast
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-QT = {"PySide6", "pyqtgraph", "shiboken6", "PyQt5", "PyQt6"}
-
-RULES = {
-    # package folder: top-level modules it may not import
-    "models": QT | {"workbench", "resources"},
-    "workbench/core": QT | {"workbench.ui", "workbench.cli"},
-    "workbench/cli": QT | {"workbench.ui"},
-}
+QT = {"PySide6", "pyqtgraph", "shiboken6"}
 
 
-def imported_modules(source: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-    return names
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` on the tree at ``root`` (with that tree's pyproject.toml)."""
+    script = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    return subprocess.run([sys.executable, "-c", script, "--no-cache"], cwd=root, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": str(root)}, timeout=300)
 
 
-def violations(source: str, forbidden: set[str]) -> list[str]:
-    return sorted(
-        name for name in imported_modules(source)
-        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
-    )
+def test_the_contracts_hold():
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    kept = done.stdout.count(" KEPT")
+    assert kept == len(contracts) >= 5, done.stdout
 
 
-def test_checker_catches_forbidden_imports():
-    source = "import os\nfrom PySide6.QtCore import QObject\nimport workbench.ui.app\nif True:\n    import pyqtgraph as pg\n"
-    assert violations(source, RULES["workbench/core"]) == ["PySide6.QtCore", "pyqtgraph", "workbench.ui.app"]
-    assert violations("from workbench.core import engine", RULES["models"]) == ["workbench.core"]
-    assert violations("import torch, torchvision", RULES["models"]) == []
+@pytest.fixture(scope="module")
+def tree_copy(tmp_path_factory):
+    """The project's packages and pyproject.toml, copied, to break the rules in."""
+    root = tmp_path_factory.mktemp("tree")
+    for name in ("models", "workbench", "resources"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.gz", "*.png"))
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
 
 
-@pytest.mark.parametrize("folder", sorted(RULES))
-def test_layer_imports(folder):
-    files = sorted((ROOT / folder).rglob("*.py"))
-    assert files, f"no Python files under {folder}"
-    bad = {str(f.relative_to(ROOT)): v for f in files if (v := violations(f.read_text(), RULES[folder]))}
-    assert not bad, f"forbidden imports: {bad}"
-
-
-def test_qt_lives_only_in_ui():
-    outside = [f for f in (ROOT / "workbench").rglob("*.py") if "ui" not in f.relative_to(ROOT / "workbench").parts]
-    outside += list((ROOT / "resources").rglob("*.py"))
-    bad = {str(f.relative_to(ROOT)): v for f in outside if (v := violations(f.read_text(), QT))}
-    assert not bad, f"Qt imported outside workbench/ui: {bad}"
+@pytest.mark.parametrize("module,line,contract", [
+    ("workbench/core/cost.py", "from ..ui import jobs", "The core imports no Qt"),  # relative, one level up
+    ("workbench/core/data/decode.py", "from ...cli import progress", "The core imports no Qt"),
+    ("workbench/core/export.py", "import pyqtgraph", "The core imports no Qt"),
+    ("models/vgg.py", "from workbench.core import paths", "The zoo imports no workbench"),
+    ("workbench/ui/state.py", "from PySide6.QtCore import QObject", "The session imports no Qt"),
+    ("workbench/core/data/registry.py", "from .sources import folder", "No import cycles"),
+])
+def test_a_forbidden_import_breaks_a_contract(tree_copy, module, line, contract):
+    path = tree_copy / module
+    original = path.read_text()
+    try:
+        path.write_text(original + f"\n{line}  # a deliberate breach\n")
+        done = lint_imports(tree_copy)
+    finally:
+        path.write_text(original)
+    assert done.returncode != 0, done.stdout
+    assert f"{contract}" in done.stdout and "BROKEN" in done.stdout.split(contract, 1)[1].splitlines()[0], done.stdout
 
 
 def test_core_imports_headless():
     """Importing the whole core in a fresh interpreter loads no Qt module."""
-    import subprocess
-    import sys
-
-    code = ("import sys, workbench.core.train, workbench.cli, workbench.core.inspect, models;"
+    code = ("import sys, workbench.core.train, workbench.cli, workbench.core.inspect, workbench.core.predict, models;"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6','pyqtgraph','shiboken6'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
 
 
+def test_the_session_loads_no_qt():
+    code = "import sys, workbench.ui.state; print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % QT
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_no_source_file_is_too_long_to_read_in_one_sitting():
+    lengths = {str(p.relative_to(ROOT)): len(p.read_text().splitlines())
+               for top in ("workbench", "models") for p in (ROOT / top).rglob("*.py")}
+    assert lengths["workbench/ui/main_window.py"] <= 300
+    assert not {p: n for p, n in lengths.items() if n > 450}
+
+
 def test_every_package_is_shipped():
     """A sub-package missing from pyproject's list works in an editable install and is absent from
     the wheel a user installs."""
-    import tomllib
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(root).parts) for top in ("models", "workbench", "resources")
-             for p in (root / top).rglob("__init__.py")}
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("models", "workbench", "resources")
+             for p in (ROOT / top).rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
