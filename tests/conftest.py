@@ -2,18 +2,17 @@ import os
 import sys
 from pathlib import Path
 
+# Qt must know it has no screen before anything imports it (CI has no display).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# At most four intra-op threads, through the environment before torch loads (torch.set_num_threads
+# would fix the count for every thread, overriding the window's one-thread job threads).
+os.environ.setdefault("OMP_NUM_THREADS", str(min(4, os.cpu_count() or 1)))
+
 import models  # noqa: E402,F401 - the zoo first: the folder tests/models must never stand in for it
+import pytest  # noqa: E402
 
 # The shared helpers (reference.py, fake_datasets.py, fake_folders.py) import by name from any test folder.
 sys.path.append(str(Path(__file__).resolve().parent))
-
-# Qt must know it has no screen before anything imports it (CI has no display).
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-torch.set_num_threads(min(4, torch.get_num_threads()))
 
 
 @pytest.fixture(autouse=True)

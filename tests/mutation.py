@@ -10,7 +10,7 @@ listed but left out of the score.
 Not part of the normal test run (pytest collects ``test_*.py`` only). Run it from the repository
 root with the project's environment:
 
-    .venv/bin/python tests/mutation.py            # all mutants, about 25 minutes on 2 cores
+    .venv/bin/python tests/mutation.py            # all mutants, about 45 minutes on 2 cores
     .venv/bin/python tests/mutation.py E1 C1      # just these
     .venv/bin/python tests/mutation.py --list     # what each mutant does
 """
@@ -29,20 +29,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DATA = ["tests/test_datasets.py"]
-ENGINE = ["tests/test_engine.py", "tests/test_training.py", "-k", "not torchrun"]
-DDP = ["tests/test_training.py", "-k", "torchrun"]
-CLI = ["tests/test_cli.py", "-k", "predict or export or bad_values or resume"]
+DATA = ["tests/core/test_datasets.py"]
+ENGINE = ["tests/core/test_engine.py", "tests/core/test_training.py", "-k", "not torchrun"]
+DDP = ["tests/core/test_training.py", "-k", "torchrun"]
+CLI = ["tests/core/test_cli.py", "-k", "predict or export or bad_values or resume"]
 LOOP = "workbench/core/train/loop.py"
 OPTIM = "workbench/core/train/optim.py"
 CONFIG = "workbench/core/train/config.py"
 CHECKPOINTS = "workbench/core/train/checkpointing.py"
 EVALUATE = "workbench/core/evaluate.py"
-INSPECT = ["tests/test_inspection.py"]
-DROP = ["tests/test_window.py", "-k", "train_live or bad_drop"]
-LENET = ["tests/test_models.py", "-k", "lenet"]
-FOLDERS = ["tests/test_folders.py"]
-TRANSFER = ["tests/test_transfer.py"]
+INSPECT = ["tests/core/test_inspection.py"]
+DROP = ["tests/ui/test_window.py", "-k", "train_live or bad_drop"]
+LENET = ["tests/models/test_models.py", "-k", "lenet"]
+FOLDERS = ["tests/core/test_folders.py"]
+TRANSFER = ["tests/core/test_transfer.py"]
 
 
 @dataclass
@@ -59,48 +59,48 @@ class Mutant:
 
 MUTANTS = [
     # --- splitting, decoding, preprocessing (workbench/core/datasets.py) -------------------------------
-    Mutant("D1", "workbench/core/datasets.py", "digits: validation drawn from the training images",
+    Mutant("D1", "workbench/core/data/sources/bundled.py", "digits: validation drawn from the training images",
            [("val=subset(val_idx),", "val=subset(train_idx[:len(val_idx)]),")], DATA),
-    Mutant("D2", "workbench/core/datasets.py", "split: off-by-one in the test slots",
+    Mutant("D2", "workbench/core/data/registry.py", "split: off-by-one in the test slots",
            [("(test if slot < n_test else", "(test if slot <= n_test else")], DATA),
-    Mutant("D3", "workbench/core/datasets.py", "split: the per-class counter never advances",
+    Mutant("D3", "workbench/core/data/registry.py", "split: the per-class counter never advances",
            [("seen[label] = k + 1", "seen[label] = k")], DATA),
-    Mutant("D4", "workbench/core/datasets.py", "split: one running counter instead of one per class (not stratified)",
+    Mutant("D4", "workbench/core/data/registry.py", "split: one running counter instead of one per class (not stratified)",
            [("k = seen.get(label, 0)", "k = index")], DATA),
-    Mutant("D5", "workbench/core/datasets.py", "digits: normalisation statistics from every split (a leak)",
-           [("mean, std = _channel_stats(images[torch.tensor(train_idx)])", "mean, std = _channel_stats(images)")],
+    Mutant("D5", "workbench/core/data/sources/bundled.py", "digits: normalisation statistics from every split (a leak)",
+           [("mean, std = channel_stats(images[torch.tensor(train_idx)])", "mean, std = channel_stats(images)")],
            DATA),
-    Mutant("D6", "workbench/core/datasets.py", "digits: pixels scaled by 15 instead of 16",
+    Mutant("D6", "workbench/core/data/sources/bundled.py", "digits: pixels scaled by 15 instead of 16",
            [("images = (data[:, :64] / 16.0)", "images = (data[:, :64] / 15.0)")], DATA),
-    Mutant("D7", "workbench/core/datasets.py", "torchvision sets: an 80/20 train/val split instead of 90/10",
+    Mutant("D7", "workbench/core/data/sources/torchvision_sets.py", "torchvision sets: an 80/20 train/val split instead of 90/10",
            [("stratified_split(labels.tolist(), (0.9, 0.1, 0.0))", "stratified_split(labels.tolist(), (0.8, 0.2, 0.0))")],
            DATA),
-    Mutant("D8", "workbench/core/datasets.py", "torchvision sets: validation drawn from the training images",
+    Mutant("D8", "workbench/core/data/sources/torchvision_sets.py", "torchvision sets: validation drawn from the training images",
            [("val=pick(torch.tensor(val_idx))", "val=pick(torch.tensor(train_idx[:len(val_idx)]))")], DATA),
-    Mutant("D9", "workbench/core/datasets.py", "CIFAR: height and width swapped when converting HWC to CHW",
+    Mutant("D9", "workbench/core/data/sources/torchvision_sets.py", "CIFAR: height and width swapped when converting HWC to CHW",
            [("tensor.permute(0, 3, 1, 2)", "tensor.permute(0, 3, 2, 1)")], DATA),
-    Mutant("D10", "workbench/core/datasets.py", "Preprocess: multiplies by std instead of dividing",
+    Mutant("D10", "workbench/core/data/transforms.py", "Preprocess: multiplies by std instead of dividing",
            [("return (x - self.mean) / self.std", "return (x - self.mean) * self.std")], DATA),
-    Mutant("D11", "workbench/core/datasets.py", "Preprocess: nearest-neighbour resize instead of bilinear",
+    Mutant("D11", "workbench/core/data/transforms.py", "Preprocess: nearest-neighbour resize instead of bilinear",
            [('mode="bilinear", align_corners=False)', 'mode="nearest")')], DATA),
-    Mutant("D12", "workbench/core/datasets.py", "decode: dark-on-light images no longer inverted for MNIST-like sets",
+    Mutant("D12", "workbench/core/data/transforms.py", "decode: dark-on-light images no longer inverted for MNIST-like sets",
            [("if dark_background and _border_mean(tensor) > 0.5:", "if dark_background and _border_mean(tensor) < 0.5:")],
            DATA),
-    Mutant("D13", "workbench/core/datasets.py", "decode: transparency composited on the wrong ground",
+    Mutant("D13", "workbench/core/data/transforms.py", "decode: transparency composited on the wrong ground",
            [("ground = (0, 0, 0) if dark_background else (255, 255, 255)",
              "ground = (255, 255, 255) if dark_background else (0, 0, 0)")], DATA),
-    Mutant("D14", "workbench/core/datasets.py", "decode: shrinks by sampling a pixel, not averaging the block",
+    Mutant("D14", "workbench/core/data/transforms.py", "decode: shrinks by sampling a pixel, not averaging the block",
            [("image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)",
              "image.resize((native_size[1], native_size[0]), Image.Resampling.NEAREST)")], DATA),
     Mutant("D15", "workbench/core/data/decode.py", "decode: EXIF orientation ignored",
            [("image = ImageOps.exif_transpose(image)", "image = image")], DATA),
-    Mutant("D16", "workbench/core/datasets.py", "decode: width and height swapped when resizing",
+    Mutant("D16", "workbench/core/data/transforms.py", "decode: width and height swapped when resizing",
            [("image.resize((native_size[1], native_size[0]),", "image.resize((native_size[0], native_size[1]),")],
            DATA),
     # --- the training loop and its loss (workbench/core/train/loop.py, evaluate.py, optim.py) -------------
     Mutant("E1", LOOP, "test pass with the last weights instead of the best",
            [('self.model.load_state_dict(best["state_dict"])', "pass")], ENGINE),
-    Mutant("E2", LOOP, "best.pt rewritten every epoch, not only when validation improves",
+    Mutant("E2", CHECKPOINTS, "best.pt rewritten every epoch, not only when validation improves",
            [("        if event.is_best:\n            save_checkpoint(", "        if True:\n            save_checkpoint(")],
            ENGINE),
     Mutant("E3", LOOP, "GoogLeNet's auxiliary losses weighted 1.0 instead of 0.3",
@@ -126,17 +126,16 @@ MUTANTS = [
            ENGINE),
     Mutant("E12", LOOP, "the final test pass runs on the validation set",
            [("test = self._predict(self.test_data)", "test = self._predict(self.val_data)")], ENGINE),
-    Mutant("E13", LOOP, "checkpoints record the wrong epoch",
+    Mutant("E13", CHECKPOINTS, "checkpoints record the wrong epoch",
            [('"epoch": epoch,\n            "val_acc": val_acc,', '"epoch": epoch - 1,\n            "val_acc": val_acc,')],
            ENGINE),
     Mutant("E14", LOOP, "the seed is ignored",
            [("torch.manual_seed(cfg.seed + self.ctx.rank)", "torch.manual_seed(0)")], ENGINE),
     Mutant("E15", OPTIM, "SGD without momentum",
            [("lr=config.lr, momentum=config.momentum,", "lr=config.lr, momentum=0.0,")], ENGINE),
-    Mutant("E16", LOOP, "ties go to the later epoch",
-           [("is_best = val.accuracy > self.best_acc", "is_best = val.accuracy >= self.best_acc")], ENGINE,
-           equivalent="which of two epochs with exactly the same validation accuracy is 'best' is a convention; "
-                      "both checkpoints are equally good by the only measure the run has"),
+    Mutant("E16", CHECKPOINTS, "ties of validation accuracy go to the earlier epoch, not the lower validation loss",
+           [("val_acc > self.best_acc or (val_acc == self.best_acc and val_loss < self.best_loss)",
+             "val_acc > self.best_acc")], ENGINE),
     Mutant("E17", LOOP, "train accuracy counted against the wrong batch size",
            [("                seen += n\n", "                seen += cfg.batch_size\n")],
            ENGINE),
@@ -154,8 +153,8 @@ MUTANTS = [
     Mutant("S6", CONFIG, "the recipe loses to the family defaults",
            [("        if value is None and f.name in recipe:", "        if False:")], ENGINE),
     # --- exact resume (loop.py, data/loader.py) ------------------------------------------------------------
-    Mutant("R1", LOOP, "the random state is not restored on resume",
-           [('            torch.set_rng_state(state["torch"])', "            pass")], ENGINE),
+    Mutant("R1", CHECKPOINTS, "the random state is not restored on resume",
+           [('    torch.set_rng_state(state["torch"])', "    pass")], ENGINE),
     Mutant("R2", LOOP, "the schedule is not restored on resume",
            [('            self.scheduler.load_state_dict(payload["scheduler"])', "            pass")], ENGINE),
     Mutant("R3", LOOP, "the optimiser state is not restored on resume",
@@ -195,7 +194,7 @@ MUTANTS = [
     # --- faults (loop.py, data/loader.py) ------------------------------------------------------------------
     Mutant("F13", LOOP, "a throttled read checks only its last step for NaN",
            [("            if not math.isfinite(loss):", "            if not math.isfinite(values[-1][0]):")], ENGINE),
-    Mutant("F14", LOOP, "a failed CPU allocation reaches the user as allocator text",
+    Mutant("F14", "workbench/core/errors.py", "a failed CPU allocation reaches the user as allocator text",
            [('OOM_TEXT = ("can\'t allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")',
              "OOM_TEXT = ()")], ENGINE),
     Mutant("F15", "workbench/core/data/loader.py", "a dead loader worker ends the run",
@@ -217,44 +216,44 @@ MUTANTS = [
            [("return 1 if failed else 0", "return 0")], CLI),
     Mutant("P2", "workbench/cli/main.py", "--resume accepts settings it will ignore",
            [("        if given:\n            print(", "        if False:\n            print(")],
-           ["tests/test_training.py", "-k", "resume_from_the_cli"]),
+           ["tests/core/test_training.py", "-k", "resume_from_the_cli"]),
     Mutant("X1", "workbench/core/export.py", "ONNX metadata left out",
            [("        entry.key, entry.value = key, value", "        pass")], CLI),
     # --- feature maps and prediction (workbench/core/inspection.py) -------------------------------------
-    Mutant("I1", "workbench/core/inspection.py", "feature maps from the layer's first child instead of the layer",
-           [("    module = model.get_submodule(layer)\n",
-             "    module = next(model.get_submodule(layer).children(), model.get_submodule(layer))\n")],
+    Mutant("I1", "workbench/core/inspect/hooks.py", "feature maps from the layer's first child instead of the layer",
+           [("                module = self.model.get_submodule(name)\n",
+             "                module = next(self.model.get_submodule(name).children(), self.model.get_submodule(name))\n")],
            INSPECT, extra_tests=DROP),
-    Mutant("I2", "workbench/core/inspection.py", "feature maps computed in the model's current (training) mode",
-           [("        with _eval_mode(model), torch.no_grad():\n            model(image.unsqueeze(0))",
-             "        with torch.no_grad():\n            model(image.unsqueeze(0))")], INSPECT),
-    Mutant("I3", "workbench/core/inspection.py", "softmax over the batch instead of the classes",
+    Mutant("I2", "workbench/core/inspect/hooks.py", "feature maps computed in the model's current (training) mode",
+           [("    with eval_mode(model), ActivationRecorder(model, names) as recorder:",
+             "    with ActivationRecorder(model, names) as recorder:")], INSPECT),
+    Mutant("I3", "workbench/core/predict.py", "softmax over the batch instead of the classes",
            [("torch.softmax(logits[0].float(), 0)", "torch.softmax(logits.float(), 0)[0]")], INSPECT),
-    Mutant("I4", "workbench/core/inspection.py", "top-k returns the least likely classes",
+    Mutant("I4", "workbench/core/predict.py", "top-k returns the least likely classes",
            [("values, indices = probs.topk(min(k, len(probs)))", "values, indices = probs.topk(min(k, len(probs)), largest=False)")],
            INSPECT),
-    Mutant("I5", "workbench/core/inspection.py", "top-k names classes by rank instead of by index",
+    Mutant("I5", "workbench/core/predict.py", "top-k names classes by rank instead of by index",
            [("return [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]",
              "return [(self.classes[j], float(v)) for j, v in enumerate(values.tolist())]")], INSPECT),
-    Mutant("I6", "workbench/core/inspection.py", "a dropped image reaches the network without preprocessing",
+    Mutant("I6", "workbench/core/predict.py", "a dropped image reaches the network without preprocessing",
            [("return self.preprocess.to(self.device)(image.unsqueeze(0).to(self.device))[0]",
              "return image.to(self.device)")], INSPECT),
-    Mutant("I7", "workbench/core/inspection.py", "feature-map tiles share one scale",
+    Mutant("I7", "workbench/core/inspect/activations.py", "feature-map tiles share one scale",
            [("scale_each=True", "scale_each=False")], INSPECT),
-    Mutant("I8", "workbench/core/inspection.py", "grid rounds the columns down",
+    Mutant("I8", "workbench/core/inspect/activations.py", "grid rounds the columns down",
            [("cols = max(1, int(count**0.5 + 0.999999))", "cols = max(1, int(count**0.5))")], INSPECT),
     # --- the drop path (workbench/ui/main_window.py) ------------------------------------------------------
-    Mutant("W1", "workbench/ui/main_window.py", "a drop that keeps the old image",
-           [("self._set_image(image, Path(path).name)", "self._set_image(self.image, Path(path).name)")], DROP),
-    Mutant("W2", "workbench/ui/main_window.py", "a drop that does not re-classify",
-           [("        self._set_image(image, Path(path).name)\n        self._refresh_inspection()\n",
-             "        self._set_image(image, Path(path).name)\n")], DROP),
-    Mutant("W3", "workbench/ui/main_window.py", "dropped images decoded without the dataset's background rule",
-           [("image = image_to_tensor(path, spec.in_channels, spec.native_size, spec.dark_background,",
-             "image = image_to_tensor(path, spec.in_channels, spec.native_size, False,")], DROP),
-    Mutant("W4", "workbench/ui/main_window.py", "a bad drop carries on after showing the error",
-           [("            self._show_error(str(exc))\n            return\n        self._show_error(\"\")",
-             "            self._show_error(str(exc))\n        self._show_error(\"\")")], DROP),
+    Mutant("W1", "workbench/ui/controllers/inspection.py", "a drop that keeps the old image",
+           [("lambda image: self.session.set(image=image, caption=Path(path).name)",
+             "lambda image: self.session.set(caption=Path(path).name)")], DROP),
+    Mutant("W2", "workbench/ui/controllers/inspection.py", "a drop that does not re-classify",
+           [('        if {"predictor", "image"} & changed:', '        if {"predictor"} & changed:')], DROP),
+    Mutant("W3", "workbench/core/predict.py", "dropped images decoded without the dataset's background rule",
+           [("image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background, self.crop)",
+             "image_to_tensor(image, self.input_shape[0], self.native_size, False, self.crop)")], DROP),
+    Mutant("W4", "workbench/core/inspect/hooks.py", "a recording kept by reference: an in-place activation after "
+           "the layer overwrites it", [("    return tensor.detach().clone()", "    return tensor.detach()")],
+           INSPECT, extra_tests=DROP),
     # --- image folders, augmentation and transfer learning (workbench/core/data, pretrained) ----------------
     Mutant("F1", "workbench/core/data/image_folder.py", "split: one image too many to test in every class",
            [("            if in_test < want_test:", "            if in_test <= want_test:")], FOLDERS),

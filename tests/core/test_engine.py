@@ -323,3 +323,17 @@ def test_out_of_memory_fails_the_run_with_advice(tmp_path, digits):
     assert "ran out of memory with batch size 64" in summary["error"] and "smaller batch size" in summary["error"]
     assert RunStore.read_summary(tmp_path / "r")["status"] == "failed"
     assert isinstance(events[-1], RunFailed)
+
+
+def test_best_epoch_ties_go_to_the_lower_validation_loss():
+    """Equal validation accuracy: the epoch with the lower validation loss is the better one."""
+    from workbench.core.train.checkpointing import CheckpointSaver
+
+    saver = CheckpointSaver(write=False)
+    verdicts = [saver.judge(epoch, acc, loss) for epoch, acc, loss in
+                [(1, 0.50, 1.00), (2, 0.50, 0.80), (3, 0.50, 0.90), (4, 0.60, 2.00), (5, 0.40, 0.10)]]
+    assert verdicts == [True, True, False, True, False]
+    assert (saver.best_epoch, saver.best_acc, saver.best_loss) == (4, 0.60, 2.00)
+    restored = CheckpointSaver(write=False)
+    restored.load_state_dict(saver.state_dict())  # what last.pt keeps for a resume
+    assert not restored.judge(6, 0.60, 2.50) and restored.judge(7, 0.60, 1.50)

@@ -77,3 +77,16 @@ def test_grid_and_tiles():
         r, c = divmod(i, 3)
         tile = mosaic[1 + 5 * r:5 + 5 * r, 1 + 5 * c:5 + 5 * c]
         assert tile[0, 0] == 0.0 and tile.max() == 1.0  # each tile scaled on its own to [0, 1]
+
+
+def test_a_layer_before_an_in_place_activation_is_recorded_as_it_computed():
+    """ResNet-18's ``bn1`` is followed by an in-place ReLU: its maps keep their negative values."""
+    torch.manual_seed(0)
+    model = models.create_model("resnet18", num_classes=10, input_size=64).eval()
+    assert model.relu.inplace
+    x = torch.randn(3, 64, 64)
+    maps = feature_maps(model, x, "bn1")
+    with torch.no_grad():
+        by_hand = model.bn1(model.conv1(x[None]))[0]  # the BatchNorm's own output, computed here
+    assert float(by_hand.min()) < 0
+    torch.testing.assert_close(maps, by_hand)

@@ -1,5 +1,7 @@
 """The Qt tests: each gets the real window, offscreen, with runs and settings of its own."""
 
+import gc
+
 import pytest
 
 from window_helpers import settings, settle
@@ -15,3 +17,4 @@ def window(qtbot, tmp_path):
     settle(qtbot, win)
     yield win
     win.close()
+    gc.collect()  # this test's Qt objects go here, in the UI thread, not in a later run's thread

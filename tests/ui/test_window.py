@@ -230,6 +230,7 @@ def test_a_downloaded_dataset_trains_in_the_window(window, qtbot, monkeypatch, w
     assert window.feature_map_view.tile_count == 64
 
 
+@pytest.mark.parametrize("name", __import__("models").list_models())
 def test_every_model_can_be_explored_in_the_window(window, qtbot, name):
     """Layer tree, card, prediction and feature maps of each stage, for every family."""
     combo = find(window, "modelCombo")

@@ -40,7 +40,7 @@ def _openmp():
 def limit_this_thread(threads: int = 1) -> bool:
     """Cap the OpenMP team the calling thread starts at ``threads`` (other threads keep theirs).
     Returns whether the runtime took it."""
-    torch.zeros(2).add_(1)  # torch sets each thread's team size on its first operator: let it, then override it
+    torch.get_num_threads()  # torch sets each thread's team size once, on first use: let it, then override it
     lib = _openmp()
     if lib is None:
         return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes.util
 import importlib
+import json
 import os
 import sys
 import threading
@@ -17,8 +18,12 @@ X11_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libx
                 "libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0")
 PROBE = "CNN_WORKBENCH_STARTUP_PROBE"
 """Set to 1, the app prints ``shown <s> torch-loaded=<bool>`` and ``ready <s>`` (seconds since the
-process started) and quits:
-what ``python -m workbench.ui.startup_benchmark`` measures."""
+process started) and quits: what ``python -m workbench.ui.benchmark startup`` measures."""
+AUTORUN = "CNN_WORKBENCH_AUTORUN"
+"""Set to a JSON object of form fields (``{"model": "resnet20", "epochs": 3, "batch_size": 32}``),
+the app does what a user would: picks them once the window is ready, presses Start, and when the
+run ends prints ``autorun <summary as JSON>`` and quits. ``python -m workbench.ui.benchmark
+processes`` drives the installed entry point this way."""
 
 
 def display_problem(environ=os.environ, platform: str = sys.platform, find_library=ctypes.util.find_library) -> str | None:
@@ -123,6 +128,8 @@ def run_app(argv: list[str] | None = None) -> int:
         window.show()
         startup.close()
         state["window"] = window
+        if os.environ.get(AUTORUN):
+            _autorun(app, window, json.loads(os.environ[AUTORUN]))
         if probe:
             print(f"ready {_since_start():.3f}", flush=True)
             QTimer.singleShot(0, window.close)
@@ -133,3 +140,37 @@ def run_app(argv: list[str] | None = None) -> int:
     timer.timeout.connect(poll)
     timer.start()
     return app.exec()
+
+
+def _autorun(app, window, fields: dict) -> None:
+    """Pick ``fields`` in the form once the window is idle, press Start, print the summary at the end."""
+    from PySide6.QtCore import QTimer
+
+    form = window.form
+    state = {"step": "pick"}
+
+    def tick() -> None:
+        if not window.idle:
+            return
+        if state["step"] == "pick":
+            for combo, key in ((form.model_combo, "model"), (form.dataset_combo, "dataset")):
+                if key in fields:
+                    form.select(combo, fields[key])
+            state["step"] = "set"
+        elif state["step"] == "set":
+            for spin, key in ((form.epochs_spin, "epochs"), (form.batch_spin, "batch_size"), (form.seed_spin, "seed")):
+                if key in fields:
+                    spin.setValue(int(fields[key]))
+            window.trainingEnded.connect(done)
+            state["step"] = "train"
+            form.start_button.click()
+
+    def done(summary: dict) -> None:
+        print("autorun " + json.dumps(summary), flush=True)
+        timer.stop()
+        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, app.quit)
+    timer = QTimer(window)
+    timer.setInterval(50)
+    timer.timeout.connect(tick)
+    timer.start()

@@ -1,7 +1,12 @@
-"""The window's three benchmarks: ``python -m workbench.ui.benchmark [throughput|latency|startup]``.
+"""The window's benchmarks: ``python -m workbench.ui.benchmark [processes|throughput|latency|plots|startup]``.
 
+- ``processes``: the app as users start it. The installed ``cnn-workbench`` (the window,
+  offscreen where there is no display, driven by ``CNN_WORKBENCH_AUTORUN`` as a user would: pick
+  the model, press Start) and ``cnn-workbench train`` (the command line), each in its own process
+  with a fresh home and fresh settings, alternated; prints images/s, wall time and their ratios,
+  and whether the two runs wrote the same metrics (same configuration and seed).
 - ``throughput``: the same run headless (the engine on the main thread, as ``cnn-workbench
-  train`` runs it) and in the window (offscreen), alternated; prints images/s and the ratio.
+  train`` runs it) and in the window (offscreen) in one process, alternated; prints images/s and the ratio.
 - ``latency``: a 10 ms QTimer in the UI thread records how late each tick fires while a model
   trains in the window; prints percentiles (goal: p99 ≤ 50 ms).
 - ``plots``: the UI-thread cost of a plot refresh with 100,000 steps against 100.
@@ -20,6 +25,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+PROBE_ENV = "CNN_WORKBENCH_STARTUP_PROBE"
+AUTORUN_ENV = "CNN_WORKBENCH_AUTORUN"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -95,6 +104,64 @@ def throughput(model: str, epochs: int, rounds: int, batch_size: int | None) -> 
     print(f"throughput {model} batch {config.batch_size}, {epochs} epoch(s) × {rounds} rounds: headless "
           f"{statistics.median(headless):,.0f} img/s, window {statistics.median(windowed):,.0f} img/s, "
           f"window/headless {ratio:.2f}x (median of the rounds' ratios; goal >= 0.95)")
+    return ratio
+
+
+def _entry_point() -> str:
+    """The installed ``cnn-workbench`` next to this interpreter (a venv's bin/), else on PATH."""
+    import shutil
+
+    here = Path(sys.executable).with_name("cnn-workbench")
+    found = str(here) if here.exists() else shutil.which("cnn-workbench")
+    if not found:
+        raise SystemExit("cnn-workbench is not installed: pip install -e . first")
+    return found
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    import csv
+
+    with (run_dir / "metrics.csv").open() as fh:
+        return [{k: v for k, v in row.items() if k not in ("images_per_sec", "seconds")} for row in csv.DictReader(fh)]
+
+
+def processes(model: str, epochs: int, rounds: int, batch_size: int) -> float:
+    import json
+
+    exe = _entry_point()
+    rows = []
+    for r in range(rounds):
+        result = {}
+        for side in (("cli", "window") if r % 2 == 0 else ("window", "cli")):
+            with tempfile.TemporaryDirectory() as tmp:  # a fresh home and fresh settings for each process
+                env = dict(os.environ, CNN_WORKBENCH_HOME=f"{tmp}/home", XDG_CONFIG_HOME=f"{tmp}/config")
+                env.pop(PROBE_ENV, None)
+                if side == "cli":
+                    command = [exe, "train", "--model", model, "--dataset", "digits", "--epochs", str(epochs),
+                               "--batch-size", str(batch_size), "--seed", "0"]
+                else:
+                    command = [exe]
+                    env[AUTORUN_ENV] = json.dumps({"model": model, "dataset": "digits", "epochs": epochs,
+                                                   "batch_size": batch_size, "seed": 0})
+                    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+                        env["QT_QPA_PLATFORM"] = "offscreen"
+                start = time.perf_counter()
+                done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+                wall = time.perf_counter() - start
+                runs = sorted(Path(tmp, "home", "runs").glob("*/summary.json"))
+                if done.returncode != 0 or not runs:
+                    raise SystemExit(f"{side} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+                summary = json.loads(runs[-1].read_text())
+                result[side] = (summary["images_per_sec"], wall, _metrics(runs[-1].parent))
+        same = result["cli"][2] == result["window"][2]
+        rows.append((result["window"][0] / result["cli"][0], result["window"][1] / result["cli"][1], same))
+        print(f"  round {r + 1}: cli {result['cli'][0]:,.0f} img/s in {result['cli'][1]:.1f} s, window "
+              f"{result['window'][0]:,.0f} img/s in {result['window'][1]:.1f} s: {rows[-1][0]:.2f}x img/s, "
+              f"{rows[-1][1]:.2f}x wall; same metrics.csv: {same}", flush=True)
+    ratio = statistics.median(r[0] for r in rows)
+    print(f"processes {model} batch {batch_size}, {epochs} epoch(s) × {rounds} rounds: window/cli images/s "
+          f"{ratio:.2f}x (median; goal >= 0.95), wall {statistics.median(r[1] for r in rows):.2f}x (the window's "
+          f"includes its start-up and the model on show); same metrics in {sum(r[2] for r in rows)}/{rounds} rounds")
     return ratio
 
 
@@ -203,15 +270,18 @@ def plots(steps: int = 100_000) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=["throughput", "latency", "startup", "plots"],
-                        default=["throughput", "latency", "startup", "plots"])
+    parser.add_argument("which", nargs="*", choices=["processes", "throughput", "latency", "startup", "plots"],
+                        default=["processes", "throughput", "latency", "startup", "plots"])
     parser.add_argument("--model", default=None, help="throughput and latency: the model (default lenet5 and resnet20)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args(argv)
     for which in args.which:
-        if which == "throughput":
+        if which == "processes":
+            for model in [args.model] if args.model else ["resnet20", "lenet5"]:
+                processes(model, args.epochs, args.rounds, args.batch_size or 32)
+        elif which == "throughput":
             for model in [args.model] if args.model else ["lenet5", "resnet20"]:
                 throughput(model, args.epochs if model == "lenet5" or args.model else 1, args.rounds, args.batch_size)
         elif which == "latency":

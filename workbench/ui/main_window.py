@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter
+from pyqtgraph.util.garbage_collector import GarbageCollector
 
 from workbench.core.data import is_folder_dataset
 from workbench.core.runs import default_runs_root
@@ -42,6 +43,8 @@ class MainWindow(QMainWindow):
     def __init__(self, runs_root: str | Path | None = None, settings: QSettings | None = None):
         super().__init__()
         limit_this_thread(1)  # the UI thread starts no OpenMP team of its own (see core.threads)
+        # Cycles are collected on the UI thread only: a Qt wrapper freed in the training thread deadlocks.
+        self._collector = GarbageCollector(interval=1.0)
         self.setWindowTitle("CNN Workbench")
         self.resize(1400, 880)
         self.runs_root = Path(runs_root) if runs_root else default_runs_root()
