@@ -13,7 +13,7 @@ from torch import nn
 
 from ._registry import create_model
 
-__all__ = ["TORCHVISION_WEIGHTS", "has_pretrained", "adapt_input_conv", "build_pretrained"]
+__all__ = ["TORCHVISION_WEIGHTS", "adapt_input_conv", "build_pretrained"]
 
 # Zoo name → torchvision model name whose DEFAULT weights fit it exactly.
 TORCHVISION_WEIGHTS = {
@@ -23,10 +23,6 @@ TORCHVISION_WEIGHTS = {
         "densenet121", "densenet169", "densenet201", "resnext50_32x4d", "wide_resnet50_2",
     )
 }
-
-
-def has_pretrained(name: str) -> bool:
-    return name in TORCHVISION_WEIGHTS
 
 
 def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:

@@ -9,6 +9,7 @@ A single process is a world of one, and then every method here is a no-op.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -97,5 +98,20 @@ class Context:
             try:
                 if together:
                     dist.barrier()
+                    self._all_returned()
             finally:
                 dist.destroy_process_group()
+
+    def _all_returned(self, timeout: float = 60.0) -> None:
+        """Wait until every rank has *returned* from the last gloo barrier. A rank that leaves the
+        barrier first and tears gloo down closes the sockets another rank may still be reading its
+        last message from, and that rank aborts ("terminate called without an active exception").
+        The count goes through the rendezvous store, which outlives the ranks' gloo connections."""
+        try:
+            store = dist.distributed_c10d._get_default_store()
+        except Exception:  # noqa: BLE001 - an older torch: the barrier alone
+            return
+        store.add("workbench/left-gloo", 1)
+        deadline = time.monotonic() + timeout
+        while store.add("workbench/left-gloo", 0) < self.world and time.monotonic() < deadline:
+            time.sleep(0.005)
