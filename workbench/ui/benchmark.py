@@ -1,12 +1,10 @@
-"""The window's benchmarks: ``python -m workbench.ui.benchmark [processes|throughput|latency|plots|startup]``.
+"""The window's benchmarks: ``python -m workbench.ui.benchmark [processes|latency|plots|startup]``.
 
 - ``processes``: the app as users start it. The installed ``cnn-workbench`` (the window,
   offscreen where there is no display, driven by ``CNN_WORKBENCH_AUTORUN`` as a user would: pick
   the model, press Start) and ``cnn-workbench train`` (the command line), each in its own process
   with a fresh home and fresh settings, alternated; prints images/s, wall time and their ratios,
   and whether the two runs wrote the same metrics (same configuration and seed).
-- ``throughput``: the same run headless (the engine on the main thread, as ``cnn-workbench
-  train`` runs it) and in the window (offscreen) in one process, alternated; prints images/s and the ratio.
 - ``latency``: a 10 ms QTimer in the UI thread records how late each tick fires while a model
   trains in the window; prints percentiles (goal: p99 ≤ 50 ms).
 - ``plots``: the UI-thread cost of a plot refresh with 100,000 steps against 100.
@@ -69,42 +67,6 @@ def _wait(app, done, timeout: float = 600) -> None:
     QTimer.singleShot(int(timeout * 1000), loop.quit)
     loop.exec()
     timer.stop()
-
-
-def throughput(model: str, epochs: int, rounds: int, batch_size: int | None) -> float:
-    from workbench.core.data import load_dataset
-    from workbench.core.train import Trainer
-
-    app = _app()
-    bundle = load_dataset("digits")
-    headless, windowed = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        window = _window(app, tmp, model, epochs)
-        if batch_size:
-            window.batch_spin.setValue(batch_size)
-        config = window.config()
-
-        def headless_run():
-            summary = Trainer(config, runs_root=Path(tmp) / "headless", bundle=bundle).run()
-            headless.append(summary["images_per_sec"])
-
-        def window_run():
-            window.start_training()
-            _wait(app, lambda: not window.training)
-            _wait(app, lambda: window.idle)
-            windowed.append(window.last_summary["images_per_sec"])
-
-        for r in range(rounds):  # alternate which goes first, so a drift of the machine's speed cancels
-            for run in ((headless_run, window_run) if r % 2 == 0 else (window_run, headless_run)):
-                run()
-            print(f"  round {r + 1}: headless {headless[-1]:,.0f} img/s, window {windowed[-1]:,.0f} img/s "
-                  f"({windowed[-1] / headless[-1]:.2f}x)", flush=True)
-        window.close()
-    ratio = statistics.median(w / h for w, h in zip(windowed, headless))
-    print(f"throughput {model} batch {config.batch_size}, {epochs} epoch(s) × {rounds} rounds: headless "
-          f"{statistics.median(headless):,.0f} img/s, window {statistics.median(windowed):,.0f} img/s, "
-          f"window/headless {ratio:.2f}x (median of the rounds' ratios; goal >= 0.95)")
-    return ratio
 
 
 def _entry_point() -> str:
@@ -270,9 +232,9 @@ def plots(steps: int = 100_000) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=["processes", "throughput", "latency", "startup", "plots"],
-                        default=["processes", "throughput", "latency", "startup", "plots"])
-    parser.add_argument("--model", default=None, help="throughput and latency: the model (default lenet5 and resnet20)")
+    parser.add_argument("which", nargs="*", choices=["processes", "latency", "startup", "plots"],
+                        default=["processes", "latency", "startup", "plots"])
+    parser.add_argument("--model", default=None, help="processes and latency: the model (default resnet20 and lenet5 for processes, lenet5 for latency)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None)
@@ -281,9 +243,6 @@ def main(argv: list[str] | None = None) -> int:
         if which == "processes":
             for model in [args.model] if args.model else ["resnet20", "lenet5"]:
                 processes(model, args.epochs, args.rounds, args.batch_size or 32)
-        elif which == "throughput":
-            for model in [args.model] if args.model else ["lenet5", "resnet20"]:
-                throughput(model, args.epochs if model == "lenet5" or args.model else 1, args.rounds, args.batch_size)
         elif which == "latency":
             latency(args.model or "lenet5", args.epochs)
         elif which == "plots":

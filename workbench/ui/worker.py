@@ -26,7 +26,7 @@ from workbench.core.events import DataProgress, EpochEnded, Notice, RunFailed, R
 from workbench.core.runs import RunStore
 from workbench.core.train import Trainer, TrainConfig
 
-STEP_INTERVAL = 0.25
+STEP_INTERVAL = 0.5
 
 
 class TrainingWorker(QObject):
