@@ -71,6 +71,8 @@ def test_opening_a_run_makes_every_view_describe_it(window, qtbot):
     cost = window.findChild(QWidget, "costLabel").text()
     assert human_count(summary["macs"]) in cost and human_count(resnet["macs"]) not in cost
     assert all(line.startswith(f"run {run.name}") for line in window.probe_view.history), window.probe_view.history
+    status = window.status_label.text()
+    assert run.name in status and f"{summary['test_acc']:.3f}" in status and Path(resnet["run_dir"]).name not in status
     config = window.config()  # what Start would train
     assert (config.model, config.dataset, config.epochs) == ("lenet5", "digits", 3)
     assert window.session.predictor.model.model_name == "lenet5" and window.session.run.dir == lenet["run_dir"]

@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         elif shown.curves is not None:  # an opened run: its whole configuration, curves and report
             self.form.apply_run(shown.run.config)
             self.plots.load_run(*shown.curves)
-            self.statusBar().showMessage(f"Opened {shown.run.name}: its best weights are the model now", 10_000)
+            self.status.say(shown.message)  # the status line describes the opened run, not the last one
             self.runs.evaluation(shown.run.dir, self.datasets.bundle)
         self.form.train_size = self.cost.train_images(self.datasets.bundle, self.form.dataset_name)
         self._update_cost()
@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         if is_folder_dataset(dataset) and (bundle is None or bundle.name != dataset or bundle.native_size[0] != size):
             self.open_folder(dataset)
             return
-        self.status.show_error("")
+        self.status.clear()  # a new choice: no message about the last run or error stays
         self.model.show_selection(name, dataset, bundle, self.transfer_check.isChecked(),
                                   self.form.input_spin.value() or None)
         remembered.remember_choice(self.settings, name, dataset)
@@ -230,9 +230,9 @@ class MainWindow(QMainWindow):
     def _on_folder_loaded(self, bundle) -> None:
         self.health_view.show_report(bundle.health)
         self.centre_tabs.setCurrentWidget(self.health_view)
-        self.status.folder_loaded(bundle.health)
         self.session.set(image=None, caption="")  # the folder's first test image replaces the last one
         self.on_selection_changed()
+        self.status.folder_loaded(bundle.health)
         self._lock()
         self.folderLoaded.emit(bundle)
 

@@ -109,9 +109,14 @@ def opened(run_dir: str, bundle) -> Shown:
     epochs = max([config.get("epochs") or 1, *(m["epoch"] for m in metrics)])
     image, caption = _image_for(predictor, bundle if bundle is not None and bundle.name == config.get("dataset")
                                 else None, None, "")
+    summary = run.summary
+    scores = [f"best val acc {summary['best_val_acc']:.3f} (epoch {summary.get('best_epoch')})"
+              if isinstance(summary.get("best_val_acc"), float) else "",
+              f"test acc {summary['test_acc']:.3f}" if isinstance(summary.get("test_acc"), float) else ""]
+    message = f"Opened {run.name}: its best weights are the model on show. " + ", ".join(filter(None, scores))
     return Shown(predictor, summarize(predictor.model, predictor.input_shape), dataset,
                  f"(run {run.name}, best epoch)", image, caption, RunOnShow(str(run_dir), config, "opened", epochs),
-                 curves=(metrics, read_csv(Path(run_dir) / "steps.csv"), epochs))
+                 message=message.strip(), curves=(metrics, read_csv(Path(run_dir) / "steps.csv"), epochs))
 
 
 class ModelController(QObject):

@@ -53,6 +53,10 @@ class RunStatusView(QWidget):
         self.error_banner.setText(message)
         self.error_banner.setVisible(bool(message))
 
+    def clear(self) -> None:
+        self.show_error("")
+        self.status_label.setText("")
+
     def say(self, text: str) -> None:
         """A plain sentence in the status line (escaped)."""
         self.status_label.setText(html.escape(text))
