@@ -4,10 +4,10 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from reference import hook_output, predictions_by_hand, preprocess_by_hand, split_tensors
-from window_helpers import OBJECT_NAMES, best_model, curve_points, drop_file, find, settings, settle
+from window_helpers import OBJECT_NAMES, curve_points, drop_file, find, settings, settle
 from workbench.core.events import StepEnded
 from workbench.ui.main_window import MainWindow
 

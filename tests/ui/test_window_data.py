@@ -1,15 +1,9 @@
 """The window with image folders and transfer learning."""
 
-import pytest
 import torch
-from PIL import Image
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QWidget
 
-from reference import hook_output, predictions_by_hand, preprocess_by_hand, split_tensors
-from window_helpers import OBJECT_NAMES, best_model, curve_points, drop_file, find, settings, settle
-from workbench.core.events import StepEnded
-from workbench.ui.main_window import MainWindow
+from window_helpers import drop_file, find, settle
 
 
 def test_an_image_folder_chosen_in_the_picker_shows_its_health_and_trains(window, qtbot, tmp_path, monkeypatch):

@@ -21,8 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 
-import models
-
 from .. import devices
 from ..data import DataBundle, Preprocess, load_dataset
 from ..data.augment import BatchAugment
