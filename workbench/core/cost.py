@@ -12,7 +12,7 @@ import time
 import torch
 
 from .train import TrainConfig, resolve
-from .threads import in_fresh_thread, seeded
+from .threads import in_fresh_thread
 from .train.config import ConfigError
 
 KNOWN_TRAIN_IMAGES = {"mnist": 54_000, "fashion_mnist": 54_000, "cifar10": 45_000, "cifar100": 45_000}
@@ -33,6 +33,18 @@ def _timed(step, device: torch.device, repeats: int) -> float:
     return best
 
 
+def _filled(module: torch.nn.Module, device: torch.device, generator: torch.Generator) -> torch.nn.Module:
+    """A module built on the meta device, materialised on ``device`` with small random values."""
+    module = module.to_empty(device=device)
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.is_floating_point():
+                tensor.normal_(0.0, 0.05, generator=generator)
+            else:
+                tensor.zero_()
+    return module
+
+
 def measure_rate(device: torch.device, repeats: int = 3) -> tuple[float, float]:
     """``_measure_rate`` on a thread with the intra-op team a training run gets."""
     return in_fresh_thread(lambda: _measure_rate(device, repeats))
@@ -44,12 +56,16 @@ def _measure_rate(device: torch.device, repeats: int = 3) -> tuple[float, float]
     backward and Adam calls of LeNet-5 at batch 1: Python, the optimiser, kernel launches)."""
     import models
 
-    with seeded():  # the random weights and batch: never from the stream a starting run draws from
-        conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
-        batch = 16 if device.type == "cpu" else 256
-        x = torch.randn(batch, 64, 32, 32, device=device)
-        net = models.create_model("lenet5", num_classes=10, in_channels=1).to(device)
-        image = torch.randn(1, 1, 32, 32, device=device)
+    # Weights and batches from a generator of its own, never torch's global stream: this may run
+    # while a run trains, and a draw (or a fork and restore) of that stream would change the run.
+    generator = torch.Generator(device=device).manual_seed(0)
+    with torch.device("meta"):  # built without drawing initial weights
+        conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+        net = models.create_model("lenet5", num_classes=10, in_channels=1)
+    conv, net = _filled(conv, device, generator), _filled(net, device, generator)
+    batch = 16 if device.type == "cpu" else 256
+    x = torch.randn(batch, 64, 32, 32, device=device, generator=generator)
+    image = torch.randn(1, 1, 32, 32, device=device, generator=generator)
 
     def conv_step():
         conv.zero_grad(set_to_none=True)

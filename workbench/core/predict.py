@@ -19,7 +19,7 @@ from torch import nn
 
 from .data.decode import IMAGE_EXTENSIONS
 from .data.transforms import Preprocess, image_to_tensor
-from .inspect import eval_mode, first_tensor, layer_maps
+from .inspect import ActivationRecorder, as_maps, eval_mode, first_tensor, layer_maps
 from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
 from .train.setup import build_model, resolve_input_size
@@ -91,21 +91,37 @@ class Predictor:
         return image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background, self.crop)
 
     @torch.no_grad()
-    def probabilities(self, image) -> torch.Tensor:
-        with eval_mode(self.model):
+    def look(self, image, layers=(), k: int = 3) -> tuple[list[tuple[str, float]], dict[str, object]]:
+        """Top-``k`` and the maps of ``layers`` (``channels×h×w``; for a layer that did not run,
+        a message instead), from one forward pass in eval mode."""
+        layers = list(dict.fromkeys(filter(None, layers)))
+        known = {name for name, _ in self.model.named_modules()}
+        with eval_mode(self.model), ActivationRecorder(self.model, [n for n in layers if n in known]) as recorder:
             logits = first_tensor(self.model(self.prepare(image).unsqueeze(0)))
+        probs = self._softmax(logits)
+        values, indices = probs.topk(min(k, len(probs)))
+        top = [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+        maps = {name: as_maps(recorder.outputs[name][0]) if name in recorder.outputs
+                else f"{name}: this layer did not run for this input" for name in layers}
+        return top, maps
+
+    def probabilities(self, image) -> torch.Tensor:
+        with torch.no_grad(), eval_mode(self.model):
+            return self._softmax(first_tensor(self.model(self.prepare(image).unsqueeze(0))))
+
+    @staticmethod
+    def _softmax(logits: torch.Tensor) -> torch.Tensor:
+        """One image's class probabilities from a batch of one's logits."""
         return torch.softmax(logits[0].float(), 0).cpu()
 
     def top_k(self, image, k: int = 3) -> list[tuple[str, float]]:
-        probs = self.probabilities(image)
-        values, indices = probs.topk(min(k, len(probs)))
-        return [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+        return self.look(image, (), k)[0]
 
     def feature_maps(self, image, layer: str) -> torch.Tensor:
         return layer_maps(self.model, self.prepare(image), [layer])[layer]
 
     def layer_maps(self, image, layers: list[str]) -> dict[str, torch.Tensor]:
-        """Several layers' maps from one forward pass."""
+        """Several layers' maps from one forward pass (a layer that did not run: ``ValueError``)."""
         return layer_maps(self.model, self.prepare(image), layers)
 
 

@@ -21,6 +21,8 @@ class CostController(QObject):
         self.session = session
         self.jobs = jobs
         self.rates: dict[str, tuple[float, float]] = {}  # device → (multiply-adds/s, seconds a step)
+        self.measuring: set[str] = set()  # devices being measured (once each)
+        self.pending: tuple = ()  # the settings to show the cost of once the rate is in
         self.problem = ""
 
     @staticmethod
@@ -40,13 +42,17 @@ class CostController(QObject):
         key = str(device)
         if key not in self.rates:
             self.costShown.emit(summary.total_macs, images, None, key)
-            self.jobs.submit(f"rate:{key}", lambda: cost.measure_rate(device),
-                             lambda rate: self._measured(key, rate, config, bundle), what=f"measuring {key}")
+            if key not in self.measuring:
+                self.measuring.add(key)
+                self.jobs.submit(f"rate:{key}", lambda: cost.measure_rate(device),
+                                 lambda rate: self._measured(key, rate), what=f"measuring {key}")
+            self.pending = (config, bundle)  # shown when the rate is in
             return
         rate, overhead = self.rates[key]
         seconds = cost.epoch_seconds(summary.total_macs, images, config.batch_size, rate, overhead) if images else None
         self.costShown.emit(summary.total_macs, images, seconds, devices.describe(device))
 
-    def _measured(self, key: str, rate, config, bundle) -> None:
+    def _measured(self, key: str, rate) -> None:
         self.rates[key] = rate
-        self.update(config, bundle)
+        self.measuring.discard(key)
+        self.update(*self.pending)

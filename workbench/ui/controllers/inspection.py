@@ -13,28 +13,14 @@ from pathlib import Path
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.inspect import ActivationRecorder, as_maps, eval_mode, first_tensor
-
 from ..jobs import JobRunner
 from ..state import Session
 
 
-def look(predictor, image: torch.Tensor, layers: list[str], k: int = 3) -> dict:
+def look(predictor, image: torch.Tensor, layers: list, k: int = 3) -> dict:
     """Top-``k`` and the maps of ``layers`` (or why a layer has none), from one forward pass."""
-    layers = list(dict.fromkeys(filter(None, layers)))
-    x = predictor.prepare(image).unsqueeze(0)
-    known = {name for name, _ in predictor.model.named_modules()}
-    with torch.no_grad(), eval_mode(predictor.model), \
-            ActivationRecorder(predictor.model, [n for n in layers if n in known]) as recorder:
-        logits = first_tensor(predictor.model(x))
-    probs = torch.softmax(logits[0].float(), 0).cpu()
-    values, indices = probs.topk(min(k, len(probs)))
-    maps: dict[str, object] = {}
-    for name in layers:
-        out = recorder.outputs.get(name)
-        maps[name] = as_maps(out[0]) if out is not None else f"{name}: this layer did not run for this input"
-    return {"predictions": [(predictor.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())],
-            "maps": maps}
+    predictions, maps = predictor.look(image, layers, k)
+    return {"predictions": predictions, "maps": maps}
 
 
 class InspectionController(QObject):

@@ -218,6 +218,7 @@ class ExperimentForm(QWidget):
         for widget in widgets:
             widget.blockSignals(True)
         try:
+            config = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))}
             self.select(self.model_combo, config.get("model"))
             self._recommended_for = config.get("model")
             dataset = config.get("dataset") or ""
@@ -230,8 +231,9 @@ class ExperimentForm(QWidget):
             for spin, key in ((self.epochs_spin, "epochs"), (self.batch_spin, "batch_size"), (self.lr_spin, "lr"),
                               (self.wd_spin, "weight_decay"), (self.smoothing_spin, "label_smoothing"),
                               (self.input_spin, "input_size"), (self.seed_spin, "seed")):
-                if config.get(key) is not None:
-                    spin.setValue(config[key])
+                value = config.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    spin.setValue(type(spin.value())(value))
             for combo, key in ((self.optimizer_combo, "optimizer"), (self.schedule_combo, "schedule"),
                                (self.device_combo, "device"), (self.amp_combo, "amp"), (self.augment_combo, "augment")):
                 self.select(combo, config.get(key))

@@ -139,7 +139,7 @@ class RunStatusView(QWidget):
     def reading(self, path: str) -> None:
         self.show_error("")
         self.progress.setRange(0, 0)
-        self.progress.setFormat(f"scanning {html.escape(path.rsplit('/', 1)[-1])}…")
+        self.progress.setFormat(f"scanning {path.rsplit('/', 1)[-1]}…")  # plain text, not rich
         self.status_label.setText(f"Reading {html.escape(path)}…")
 
     def folder_loaded(self, health) -> None:
