@@ -30,7 +30,8 @@ def test_training_run_writes_a_complete_run_folder(tmp_path, digits):
     steps_per_epoch = -(-1248 // 32)  # 1,248 training digits in batches of 32: 39 steps
     assert kinds.count(StepEnded) == 3 * steps_per_epoch
     assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "steps.csv", "best.pt", "last.pt",
-                                                   "val_eval.json", "test_eval.json", "summary.json", "tensorboard"}
+                                                   "val_eval.json", "test_eval.json", "summary.json", "tensorboard",
+                                                   "dataset.json", "run.lock"}
 
     on_disk = json.loads((run_dir / "summary.json").read_text())
     for key in ("model", "dataset", "epochs", "best_val_acc", "test_acc", "device", "seconds"):

@@ -3,6 +3,8 @@ what a user would check: which images were used, which were skipped and why, the
 health report's figures and what the network is fed."""
 
 import collections
+import hashlib
+import math
 import json
 import shutil
 
@@ -102,17 +104,25 @@ def test_the_cli_trains_on_a_hostile_folder_and_names_every_skipped_file(hostile
     assert "Skipped (cannot be used): 5" in report and "dogs/copy_of_plain0.png = dogs/plain0.png" in report
 
 
-def test_the_split_is_stratified_kept_and_renewed_when_the_folder_changes(tmp_path):
-    root = write_photo_folder(tmp_path / "pokemon", per_class=20, classes=3)
+def test_the_split_follows_each_files_content_and_is_kept_when_the_folder_is_unchanged(tmp_path):
+    root = write_photo_folder(tmp_path / "pokemon", per_class=40, classes=3)
     scan = scan_folder(root)
     split = split_folder(scan)
-    for part, share in (("train", 12), ("val", 4), ("test", 4)):  # 60/20/20 of 20 images, per class
-        counts = collections.Counter(scan.files[i].label for i in getattr(split, part))
-        assert counts == {0: share, 1: share, 2: share}, part
     assert not (set(split.train) & set(split.val) or set(split.train) & set(split.test) or set(split.val) & set(split.test))
+    assert sorted(split.train + split.val + split.test) == list(range(120))
+    for part, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):  # 60/20/20 up to a binomial spread
+        counts = collections.Counter(scan.files[i].label for i in getattr(split, part))
+        for label in range(3):  # 40 images a class: within 3.3 standard deviations of the share
+            assert abs(counts[label] - 40 * share) <= 3.3 * math.sqrt(40 * share * (1 - share)), (part, label, counts)
+    # by hand: test below 0.2, val below 0.4, of sha256("seed:sha1 of the file's bytes")
+    for i, f in enumerate(scan.files):
+        digest = hashlib.sha1((root / f.path).read_bytes()).hexdigest()
+        u = int(hashlib.sha256(f"0:{digest}".encode()).hexdigest()[:15], 16) / 16 ** 15
+        want = "test" if u < 0.2 else "val" if u < 0.4 else "train"
+        assert i in getattr(split, want), f.path
 
     again = scan_folder(root)  # a second scan: nothing decoded again, the same split
-    assert again.reused == 60 and again.changes == ""
+    assert again.reused == 120 and again.changes == ""
     assert split_folder(again).paths(again) == split.paths(scan)
     assert split_folder(again, seed=1).paths(again) != split.paths(scan)
 
@@ -219,7 +229,7 @@ def test_a_dropped_image_is_seen_as_the_training_set_saw_it(tmp_path):
     """The window decodes a dropped file exactly as the folder's training images were decoded."""
     from workbench.core.data import image_to_tensor
 
-    root = write_photo_folder(tmp_path / "set", per_class=3, classes=2)
+    root = write_photo_folder(tmp_path / "set", per_class=10, classes=2)
     bundle = load_folder(root, size=24)
     assert bundle.crop
     for i, rel in enumerate(bundle.split_files["train"]):

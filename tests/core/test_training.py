@@ -334,10 +334,23 @@ def test_nan_is_caught_at_its_step_even_when_reads_are_throttled(tmp_path, digit
     assert [e.step for e in events if isinstance(e, StepEnded)] == list(range(1, 14))
 
 
-def test_running_out_of_cpu_memory_names_the_batch_size(tmp_path, small_digits):
-    """A real failed allocation: 32 images of 40,000 × 40,000 floats need 200 GB."""
-    summary = Trainer(TrainConfig(model="resnet20", epochs=1, batch_size=32, input_size=40000), [],
-                      run_dir=tmp_path / "r", bundle=small_digits).run()
+def test_running_out_of_cpu_memory_names_the_batch_size(tmp_path):
+    """A real failed allocation: a process whose address space is capped at 6 GB once torch is loaded
+    trains ResNet-20 at 1024×1024 (batch 32: 2 GB for each 16-channel activation), and the message
+    names the batch size."""
+    script = (
+        "import json, resource, sys\n"
+        "import torch\n"
+        "from workbench.core.data import load_dataset\n"
+        "from workbench.core.train import TrainConfig, Trainer\n"
+        "bundle = load_dataset('digits')\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))\n"
+        "summary = Trainer(TrainConfig(model='resnet20', epochs=1, batch_size=32, input_size=1024, tensorboard=False),"
+        " [], run_dir=sys.argv[1], bundle=bundle).run()\n"
+        "print(json.dumps(summary))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "r")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "failed"
     assert "ran out of memory with batch size 32" in summary["error"] and "(16)" in summary["error"]
     assert "DefaultCPUAllocator" not in summary["error"] and "allocate" not in summary["error"]

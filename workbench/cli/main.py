@@ -121,13 +121,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     keep_failures = lambda event: failures.append(event) if isinstance(event, RunFailed) else None  # noqa: E731
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 speaks for all
     callbacks = [ProgressBar(), keep_failures] if main_process else [keep_failures]
+    if args.accept_data_change and not args.resume:
+        print("error: --accept-data-change goes with --resume", file=sys.stderr)
+        return 2
     if args.resume:
         given = {name for name in TRAIN_FIELDS if name != "epochs" and getattr(args, name) != DEFAULTS.get(name)}
         if given:
             print(f"error: --resume continues a run with its own settings; only --epochs and --workers may be given "
                   f"(got {', '.join('--' + g.replace('_', '-') for g in sorted(given))})", file=sys.stderr)
             return 2
-        trainer = Trainer(TrainConfig(num_workers=args.workers), callbacks, resume=args.resume, epochs=args.epochs)
+        trainer = Trainer(TrainConfig(num_workers=args.workers), callbacks, resume=args.resume, epochs=args.epochs,
+                          accept_data_change=args.accept_data_change)
     else:
         config = TrainConfig(**{name: getattr(args, name) for name in TRAIN_FIELDS}, num_workers=args.workers)
         trainer = Trainer(config, callbacks, run_dir=args.out, runs_root=args.runs_root)
@@ -235,8 +239,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
     failed = [r for r in results if r.error]
     if failed:
-        print(f"{len(failed)} of {len(results)} files could not be classified", file=sys.stderr)
+        print(f"{len(failed)} of {len(results)} files could not be classified or were skipped:", file=sys.stderr)
+        for r in failed[:20]:
+            print(f"  {r.path}: {r.error}", file=sys.stderr)
+        if len(failed) > 20:
+            print(f"  ... and {len(failed) - 20} more (all are listed above)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """What the image cache holds (decoded tensors and folder indexes), and clearing it."""
+    from workbench.core import paths
+    from workbench.core.data.cache import cache_entries, cache_limit, clear_cache
+    from workbench.core.errors import human_bytes
+
+    if args.clear:
+        files, size = clear_cache()
+        print(f"removed {files} cache files ({human_bytes(size)}) from {paths.cache_root()}")
+        return 0
+    entries = cache_entries()
+    tensors, folders = entries["tensors"], entries["folders"]
+    total = sum(e["bytes"] for e in tensors)
+    print(f"cache: {paths.cache_root()}")
+    print(f"decoded images: {len(tensors)} files, {human_bytes(total)} of at most {human_bytes(cache_limit())} "
+          f"(CNN_WORKBENCH_CACHE_MB; the least recently used go first)")
+    import time as _time
+    for e in sorted(tensors, key=lambda e: e["used"], reverse=True):
+        print(f"  {Path(e['path']).name}  {human_bytes(e['bytes'])}  last used "
+              f"{_time.strftime('%Y-%m-%d %H:%M', _time.localtime(e['used']))}")
+    print(f"folder indexes: {len(folders)} files, {human_bytes(sum(e['bytes'] for e in folders))}")
+    print("clear it with: cnn-workbench cache --clear")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -325,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "`cnn-workbench recipes` describes them")
     what.add_argument("--resume", default=None, metavar="RUN_DIR",
                       help="continue a run from its last.pt with every setting it had (add --epochs to train longer)")
+    what.add_argument("--accept-data-change", action="store_true",
+                      help="with --resume: go on although the data changed since the run started (classes or files; "
+                           "the run records the change). Without it such a resume is refused")
     opt = train.add_argument_group("optimisation (unset values come from the recipe, then the model family)")
     opt.add_argument("--epochs", type=_positive_int, default=None, help="default 10, or the recipe's")
     opt.add_argument("--batch-size", type=_positive_int, default=None, help="per process; default 32")
@@ -409,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.add_argument("--split", type=_parse_split, default=(0.6, 0.2, 0.2), help="train/val/test, default 60/20/20")
     data_cmd.add_argument("--split-seed", type=int, default=0)
     data_cmd.set_defaults(func=cmd_data)
+
+    cache = sub.add_parser("cache", help="show or clear the image cache (decoded folders and their indexes)")
+    cache.add_argument("--clear", action="store_true", help="remove every cached file")
+    cache.set_defaults(func=cmd_cache)
 
     lst = sub.add_parser("models", help="list the model zoo")
     lst.add_argument("filter", nargs="?", default=None, help="fnmatch pattern, e.g. 'resnet*'")

@@ -7,7 +7,7 @@ imports nothing of the app, so every layer can use it."""
 
 from __future__ import annotations
 
-__all__ = ["OOM_TEXT", "TrainingFault", "UserError", "user_message"]
+__all__ = ["DiskFullError", "OOM_TEXT", "TrainingFault", "UserError", "human_bytes", "user_message"]
 
 
 class UserError(Exception):
@@ -16,6 +16,21 @@ class UserError(Exception):
 
 class TrainingFault(UserError, RuntimeError):
     """Training cannot go on; the message is meant for the user."""
+
+
+class DiskFullError(UserError, OSError):
+    """A write ran out of space (or quota); the message names the path and the space needed."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Disk full"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
 
 
 OOM_TEXT = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator", "out of memory")
@@ -33,6 +48,10 @@ def user_message(exc: BaseException, batch_size: int | None = None) -> str:
         smaller = f"a smaller batch size ({max(1, batch_size // 2)})" if batch_size else "a smaller batch size"
         return (f"{where.capitalize()} ran out of memory with batch size {batch_size}. Try {smaller}, a smaller "
                 f"input or image size, mixed precision (bf16) or a smaller model.")
+    if isinstance(exc, OSError) and exc.errno in (28, 122) and not isinstance(exc, DiskFullError):  # ENOSPC, EDQUOT
+        return f"Disk full: could not write {exc.filename or 'a file'} ({exc.strerror}). Free some space and try again."
+    if "enforce fail at inline_container" in str(exc) or "unexpected pos" in str(exc):
+        return f"Disk full or file system error while saving: {str(exc).splitlines()[0]}. Free some space and resume."
     if isinstance(exc, (UserError, ValueError, KeyError)):
         return str(exc).strip("'\"")
     return f"Training failed: {type(exc).__name__}: {exc}"

@@ -7,14 +7,18 @@ Everything lives under ``$CNN_WORKBENCH_HOME`` when it is set, else ``~/.cnn-wor
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-__all__ = ["home", "data_root", "cache_root", "runs_root", "atomic_write", "atomic_write_bytes", "atomic_write_text",
-           "sweep_temporaries"]
+from .errors import DiskFullError, human_bytes
+
+__all__ = ["home", "data_root", "cache_root", "runs_root", "settings_path", "atomic_write", "atomic_write_bytes",
+           "atomic_write_text", "sweep_temporaries", "human_bytes"]
 
 
 def home() -> Path:
@@ -32,6 +36,11 @@ def cache_root() -> Path:
 
 def runs_root() -> Path:
     return home() / "runs"
+
+
+def settings_path() -> Path:
+    """The window's settings (an INI file), so a test or a second home never inherits another's."""
+    return home() / "settings.ini"
 
 
 TMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
@@ -64,10 +73,30 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
             with open(tmp, "xb") as fh:
                 _write_synced(fh, write)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _disk_full(path, write) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _disk_full(path: Path, write) -> DiskFullError:
+    needed = getattr(write, "size", None)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    room = f" ({human_bytes(needed)} needed, {human_bytes(free)} free)" if needed is not None and free is not None \
+        else f" ({human_bytes(free)} free)" if free is not None else ""
+    error = DiskFullError(f"Disk full: could not write {path}{room}. The earlier file there is "
+                         f"untouched. Free some space (`cnn-workbench cache --clear` empties the image cache) and "
+                         f"try again, or resume the run.")
+    error.errno, error.filename = errno.ENOSPC, str(path)
+    return error
 
 
 def _write_synced(fh: BinaryIO, write: Callable[[BinaryIO], object]) -> None:
@@ -124,8 +153,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _Bytes:
+    """A ``write`` for ``atomic_write`` that knows its size (for the disk-full message)."""
+
+    def __init__(self, data: bytes):
+        self.data, self.size = data, len(data)
+
+    def __call__(self, fh: BinaryIO) -> None:
+        fh.write(self.data)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda fh: fh.write(data))
+    return atomic_write(path, _Bytes(data))
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -129,12 +129,24 @@ def load_predictor(run_or_file: str | Path, which: str = "best", device: str = "
     return Predictor.from_checkpoint(run_or_file, which, device)
 
 
-def image_files(paths: list[str | Path]) -> list[Path]:
-    """Files as given; folders expanded to the images inside them (sorted, recursively)."""
+def image_files(paths: list[str | Path], left_out: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Files as given; folders expanded to the images inside them (sorted, recursively). The other
+    files found in folders go to ``left_out`` as (path, why)."""
     out: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir():
-            out += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            for p in sorted(item.rglob("*")):
+                if p.is_symlink() and not p.exists():
+                    why = "a broken link"
+                elif not p.is_file():
+                    continue
+                elif p.suffix.lower() in IMAGE_EXTENSIONS:
+                    out.append(p)
+                    continue
+                else:
+                    why = f"not an image file ({p.suffix or 'no extension'})"
+                if left_out is not None:
+                    left_out.append((p, why))
         else:
             out.append(item)
     return out
@@ -153,8 +165,9 @@ def predict_files(predictor: Predictor, paths: list[str | Path], k: int = 3,
                   cancelled: Callable[[], bool] | None = None) -> list[Prediction]:
     """Top-``k`` for every image file (folders expanded); ``progress(done, total, name)`` after
     each, and it stops early (with what it has) once ``cancelled()`` says so."""
-    files = image_files(paths)
-    results = []
+    left_out: list[tuple[Path, str]] = []
+    files = image_files(paths, left_out)
+    results = [Prediction(str(p), error=f"skipped: {why}") for p, why in left_out]
     for done, path in enumerate(files, start=1):
         if cancelled is not None and cancelled():
             break

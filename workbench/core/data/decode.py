@@ -17,7 +17,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["DecodeError", "IMAGE_EXTENSIONS", "decode", "to_tensor", "fit_square"]
+__all__ = ["DecodeError", "IMAGE_EXTENSIONS", "MAX_IMAGE_SIZE", "decode", "to_tensor", "fit_square"]
+
+MAX_IMAGE_SIZE = 1024
+"""The largest side an image is decoded to or a network takes (the zoo's largest input is 299):
+checked before anything is allocated, for settings and for a checkpoint's stated input."""
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 """What counts as an image file (matched case-insensitively)."""

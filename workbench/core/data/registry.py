@@ -56,6 +56,8 @@ class DatasetInfo:
     dark_background: bool = False
     classes: tuple[str, ...] = ()
     """The class names when known before loading (else ``class_names`` numbers them)."""
+    notices: list[str] = field(default_factory=list)
+    """What loading had to repair (a damaged cache rebuilt), for the run to pass on."""
     crop: bool = False
     """Images are brought to ``native_size`` by resizing the shorter side and cutting the centre."""
 

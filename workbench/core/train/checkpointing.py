@@ -12,6 +12,7 @@ changed after saving (checksum), or weights that do not fit the network.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import random
 import zipfile
@@ -67,7 +68,9 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     either the old checkpoint or the new one, whole (``paths.atomic_write``)."""
     body = {k: v for k, v in payload.items() if k not in ("format", "checksum")}
     payload = {"format": FORMAT, **body, "checksum": checksum(body)}
-    return paths.atomic_write(path, lambda fh: torch.save(payload, fh))
+    buffer = io.BytesIO()  # serialised first: a full disk then fails as an OSError of the write, not inside torch
+    torch.save(payload, buffer)
+    return paths.atomic_write_bytes(path, buffer.getbuffer())
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import models
 
+from ..data.decode import MAX_IMAGE_SIZE
+from ..data.image_folder import SPLIT_METHODS
 from ..errors import UserError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -137,6 +139,9 @@ class TrainConfig:
     pretrained weights' crop size)."""
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     split_seed: int = 0
+    split_method: str = "content"
+    """How an image folder is split (``data.image_folder.SPLIT_METHODS``); runs recorded before
+    the content split have none in their config.json and keep the ``rank`` split."""
     pretrained: bool = False
     transfer: str = "finetune"
     """With ``pretrained``: ``finetune`` (all layers; the backbone at a tenth of the head's
@@ -157,6 +162,8 @@ class TrainConfig:
         values = {k: v for k, v in data.items() if k in names}
         if isinstance(values.get("input_size"), list):  # a run's config.json records the resolved C×H×W
             values["input_size"] = values["input_size"][-1]
+        if "split_method" not in values and "model" in data:  # a run from before the content split
+            values["split_method"] = "rank"
         for key in ("split", "milestones", "milestone_steps"):
             if isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
@@ -214,6 +221,11 @@ def validate(config: TrainConfig) -> None:
             bad(name, value, "expected a whole number of at least 1")
     if config.input_size is not None and config.input_size < 8:
         bad("input_size", config.input_size, "expected at least 8 pixels")
+    for name in ("input_size", "image_size"):
+        value = getattr(config, name)
+        if isinstance(value, int) and value > MAX_IMAGE_SIZE:
+            bad(name, value, f"expected at most {MAX_IMAGE_SIZE} pixels (the largest network input of the zoo "
+                             f"is 299; one {value}x{value} image alone would take {3 * value * value * 4 / 1e9:.1f} GB)")
     if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
         bad("lr", config.lr, "expected a learning rate above 0")
     for name in ("momentum", "gamma", "label_smoothing"):
@@ -244,5 +256,10 @@ def validate(config: TrainConfig) -> None:
         bad("num_workers", config.num_workers, "expected 0 or more")
     if len(config.split) != 3 or min(config.split) < 0 or config.split[0] <= 0:
         bad("split", config.split, "expected three fractions train/val/test with train above 0")
+    if min(config.split[1:]) <= 0:
+        bad("split", config.split, "validation and test both need a share (without validation there is no best "
+                                   "checkpoint, without test no test score), such as 60/20/20")
+    if config.split_method not in SPLIT_METHODS:
+        bad("split_method", config.split_method, f"expected one of {', '.join(SPLIT_METHODS)}")
     if config.schedule == "onecycle" and config.warmup:
         bad("warmup", config.warmup, "the one-cycle schedule warms up by itself; leave warm-up at 0")

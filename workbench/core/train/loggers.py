@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..events import EpochEnded, Evaluated, Notice, RunStarted, StepEnded
-from ..runs import METRIC_FIELDS, STEP_FIELDS, RunStore, read_csv
+from ..runs import METRIC_FIELDS, STEP_FIELDS, RunStore, open_for_writing, read_csv
 from .callbacks import Callback
 
 
@@ -32,11 +32,11 @@ class FileLogger(Callback):
     def on_run_start(self, trainer, event: RunStarted) -> None:
         for path, header in ((self.store.metrics_path, METRIC_FIELDS), (self.store.steps_path, STEP_FIELDS)):
             kept = [r for r in read_csv(path) if r["epoch"] < event.start_epoch] if event.start_epoch > 1 else []
-            with path.open("w", newline="", encoding="utf-8") as fh:
+            with open_for_writing(path, "w") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(header)
                 writer.writerows([[_cell(r.get(k)) for k in header] for r in kept])
-        self._steps = self.store.steps_path.open("a", newline="", encoding="utf-8")
+        self._steps = open_for_writing(self.store.steps_path, "a")
 
     def on_batch_end(self, trainer, event: StepEnded) -> None:
         csv.writer(self._steps).writerow([_cell(v) for v in (
@@ -49,7 +49,7 @@ class FileLogger(Callback):
                "val_top5": event.val_top5, "lr": event.lr, "images_per_sec": event.images_per_sec,
                "train_images": event.train_images,
                "seconds": event.seconds, "best": event.is_best}
-        with self.store.metrics_path.open("a", newline="", encoding="utf-8") as fh:
+        with open_for_writing(self.store.metrics_path, "a") as fh:
             csv.writer(fh).writerow([_cell(row[k]) for k in METRIC_FIELDS])
 
     def on_evaluated(self, trainer, event: Evaluated) -> None:

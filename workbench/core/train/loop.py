@@ -30,7 +30,10 @@ from ..evaluate import Predictions, confusion_report, main_output, predict_batch
 from ..events import (DataProgress, EpochEnded, EpochStarted, Evaluated, Notice, RunFailed, RunFinished,
                       RunStarted, StepEnded)
 from ..inspect import count_macs
-from ..runs import RunStore, check_empty, default_runs_root, new_run_dir
+from ..data.identity import DataChangedError, describe, differences, identity
+from ..data.registry import is_folder_dataset
+from ..runs import RunFileError, RunFolderError, RunStore, check_run_folder, claim, default_runs_root, new_run_dir, \
+    read_json, regular_file
 from ..threads import RNG_LOCK
 from .callbacks import Callback, as_callback, dispatch
 from .checkpointing import (CheckpointError, CheckpointSaver, check_compatible, load_checkpoint, load_weights,
@@ -63,7 +66,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig | None = None, callbacks: list | None = None,
                  run_dir: str | Path | None = None, runs_root: str | Path | None = None,
-                 bundle: DataBundle | None = None, resume: str | Path | None = None, epochs: int | None = None):
+                 bundle: DataBundle | None = None, resume: str | Path | None = None, epochs: int | None = None,
+                 accept_data_change: bool = False):
         if config is None and resume is None:
             raise ValueError("Trainer needs a config or a run folder to resume")
         self.config = config
@@ -72,6 +76,10 @@ class Trainer:
         self._runs_root = Path(runs_root) if runs_root else default_runs_root()
         self._resume = Path(resume) if resume else None
         self._resume_epochs = epochs
+        self.accept_data_change = accept_data_change
+        """Resume on data that changed since the run started (the run records the change)."""
+        self._lock = None
+        self._best_lost = ""
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -140,13 +148,28 @@ class Trainer:
             summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
             run_dir = str(self.store.dir) if self.store else ""
             if self.store and self.ctx.is_main:
-                self.store.write_summary(summary)
+                self.store.write_summary(self._failed_summary(summary))
             self._emit(RunFailed(run_dir, message, traceback.format_exc()))
             if isinstance(exc, KeyboardInterrupt):
                 raise
         finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
             self.ctx.close(together=summary.get("status") != "failed")
         return summary
+
+    def _failed_summary(self, failure: dict) -> dict:
+        """A resumed run that fails keeps what its summary knew (scores, test): the failure is added."""
+        try:
+            before = read_json(self.store.summary_path) if self.resuming and \
+                regular_file(self.store.summary_path) is not None else {}
+        except (RunFileError, RunFolderError, OSError):
+            before = {}
+        if before.get("status") in ("completed", "stopped"):
+            return {**before, "status": "failed", "error": failure.get("error"), "seconds": failure.get("seconds"),
+                    "failed_after": before.get("status")}
+        return failure
 
     def _prepare(self) -> None:
         if self._resume is not None:
@@ -154,15 +177,23 @@ class Trainer:
         cfg = self.config
         resolve(cfg)  # checks every value before anything is loaded or written
         self.ctx = Context.from_env(cfg.device)
-        if self._resume is None and self._run_dir is not None and self.ctx.is_main:
-            check_empty(self._run_dir)
+        if self._run_dir is not None and self.ctx.is_main:  # refused before any data is loaded
+            self._lock = claim(self._run_dir, new=self._resume is None)
         self.device = devices.pick_device(self.ctx.device(cfg.device))
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise ConfigError(f"amp 'fp16' needs a CUDA device, not {self.device}: use --amp bf16 or --amp off")
+        if self._resume is None and is_folder_dataset(cfg.dataset):  # recorded absolute: a resume elsewhere finds it
+            cfg.dataset = str(Path(cfg.dataset).expanduser().resolve())
         if self.bundle is None:
             size = decode_size(cfg.model, cfg.pretrained, cfg.image_size)
             self.bundle = load_dataset(cfg.dataset, root=cfg.data_root, image_size=size, split=cfg.split,
-                                       split_seed=cfg.split_seed, progress=self.data_progress)
+                                       split_seed=cfg.split_seed, progress=self.data_progress,
+                                       split_method=cfg.split_method)
+        for notice in getattr(self.bundle, "notices", None) or []:
+            self._emit(Notice(notice))
+        self._data_identity = identity(self.bundle, cfg.dataset)
+        if self._resume is not None:
+            self._compare_data()
         self.config = cfg = resolve(cfg, train_size=len(self.bundle.train))
         with RNG_LOCK:  # no model is built on another thread between the seed and this run's model
             torch.manual_seed(cfg.seed + self.ctx.rank)
@@ -183,10 +214,29 @@ class Trainer:
             self._restore(self._resume_payload)
         self.sync_every = 1 if self.device.type == "cpu" else 25
 
+    def _compare_data(self) -> None:
+        """Refuse to resume on other data than the run's (unless accepted, then recorded)."""
+        path = self._run_dir / "dataset.json"
+        if regular_file(path) is None:  # a run from before the record: its classes at least
+            before = {"dataset": self.config.dataset, "classes": self._saved_classes}
+        else:
+            before = read_json(path)
+        changes = differences(before, self._data_identity)
+        if not changes:
+            return
+        if not self.accept_data_change:
+            raise DataChangedError(describe(changes, self._run_dir.name, "Resuming"))
+        self._emit(Notice("Going on with the data as it is now: " + "; ".join(changes) + "."))
+        history = list(before.get("changes") or [])
+        history.append({"at_epoch": self._resume_payload["epoch"] + 1, "changes": changes,
+                        "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+        self._data_identity["changes"] = history
+
     def _prepare_resume_config(self) -> None:
         run_dir = self._resume
-        if not (run_dir / "config.json").is_file():
+        if run_dir.is_symlink() or not (run_dir / "config.json").exists():
             raise CheckpointError(f"{run_dir} is not a run folder (no config.json)")
+        check_run_folder(run_dir)  # no links, no special files: nothing outside the folder is touched
         payload = load_checkpoint(run_dir / "last.pt")
         saved = RunStore.read_config(run_dir)
         config = TrainConfig.from_dict(saved)
@@ -202,6 +252,13 @@ class Trainer:
         self.config = config
         self._run_dir = run_dir
         self._resume_payload = payload
+        self._saved_classes = list(saved.get("classes") or [])
+        try:
+            best = load_checkpoint(run_dir / "best.pt")
+            if list(best["classes"]) != list(payload["classes"]):
+                self._best_lost = "best.pt is for other classes than last.pt"
+        except CheckpointError as exc:
+            self._best_lost = str(exc)
 
     def _build_model(self) -> None:
         cfg = self.config
@@ -229,8 +286,11 @@ class Trainer:
         cfg = self.config
         run_dir = None
         if self.ctx.is_main:
-            run_dir = self._run_dir or new_run_dir(self._runs_root, cfg.model, dataset_label(cfg.dataset))
-            run_dir.mkdir(parents=True, exist_ok=True)
+            if self._run_dir is None:
+                run_dir = new_run_dir(self._runs_root, cfg.model, dataset_label(cfg.dataset))  # created exclusively
+                self._lock = claim(run_dir, new=True)
+            else:
+                run_dir = self._run_dir
         self.store = RunStore(self.ctx.broadcast(str(run_dir) if run_dir else None)) if self.ctx.is_main else \
             _ReadOnlyStore(self.ctx.broadcast(None))
         self.saver = CheckpointSaver(write=self.ctx.is_main)
@@ -239,6 +299,8 @@ class Trainer:
             return
         write_run_metadata(self.store, cfg, self.input_size, self.bundle, self.norm, self.ctx.world,
                            new_run=self._resume is None)
+        if self._resume is None or "changes" in self._data_identity:
+            self.store.write_json("dataset.json", self._data_identity)
         writers: list[Callback] = [FileLogger(self.store)]
         if cfg.tensorboard:
             if TensorBoardLogger.available():
@@ -280,6 +342,10 @@ class Trainer:
             self.saver.load_state_dict({"best_val_acc": payload["best_val_acc"], "best_epoch": payload["best_epoch"]})
         self.start_epoch = payload["epoch"] + 1
         self.global_step = payload["global_step"]
+        if self._best_lost:  # nothing to test with unless an epoch from now on becomes the best
+            self.saver.best_acc, self.saver.best_loss, self.saver.best_epoch = -1.0, math.inf, 0
+            self._emit(Notice(f"The run's best checkpoint cannot be used ({self._best_lost}): the best is chosen anew "
+                              f"from epoch {self.start_epoch} on, and the test uses it."))
 
     # -- the loop ----------------------------------------------------------------------------
     def _train(self, started: float) -> dict:
@@ -322,6 +388,9 @@ class Trainer:
             self._emit(event)
 
         summary = run_summary(self, done, throughput, params, macs)
+        if self._best_lost:
+            summary["best_note"] = f"best.pt could not be used at the resume ({self._best_lost}); the best is of " \
+                                   f"epochs {self.start_epoch} on"
         if self.best_epoch and not self.stop_requested:
             # Test once, with the weights that did best on validation, read back from best.pt.
             self.ctx.barrier()

@@ -12,15 +12,16 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core import paths
-from workbench.core.runs import METRIC_FIELDS, Run, list_runs, read_csv
+from workbench.core.runs import METRIC_FIELDS, Run, list_runs
 
 from ..jobs import JobRunner
 
 
 def read_run(run: Run) -> dict:
-    """One run as the runs view shows it."""
-    return {"dir": str(run.dir), "name": run.name, "config": run.config, "summary": run.summary,
-            "metrics": run.metrics}
+    """One run as the runs view shows it; a damaged run keeps its row and says what is wrong."""
+    record = run.read()
+    return {"dir": str(run.dir), "name": run.name, "config": record.config, "summary": record.summary,
+            "metrics": record.metrics, "problems": record.problems}
 
 
 def read_runs(root: Path) -> list[dict]:
@@ -32,8 +33,11 @@ def evaluation_source(run_dir: str, bundle):
     from workbench.core.data import DatasetError, load_dataset
     from workbench.core.evaluate import to_float
 
+    from workbench.core.data.identity import differences, identity
+    from workbench.core.train.config import TrainConfig
+
     run = Run(Path(run_dir))
-    report = run.evaluation("test")
+    report = run.evaluation("test")  # a damaged report raises RunFileError: the banner says which file
     if not report:
         return {}, None, ""
     config = run.config
@@ -43,11 +47,20 @@ def evaluation_source(run_dir: str, bundle):
         data = bundle
     else:
         try:
-            data = load_dataset(config["dataset"], download=False, image_size=config.get("image_size"),
-                                split=tuple(config.get("split") or (0.6, 0.2, 0.2)),
-                                split_seed=config.get("split_seed") or 0)
-        except (DatasetError, OSError, ValueError) as exc:
+            cfg = TrainConfig.from_dict(config)
+            data = load_dataset(cfg.dataset, download=False, image_size=config.get("image_size"),
+                                split=tuple(cfg.split), split_seed=cfg.split_seed, split_method=cfg.split_method)
+        except (DatasetError, OSError, ValueError, TypeError) as exc:
             note = f"The test images are not on this machine ({exc}); the lists show their numbers only."
+    if data is not None:
+        try:
+            recorded = Run(Path(run_dir)).dataset_record()
+        except (OSError, ValueError):
+            recorded = None
+        changes = differences(recorded, identity(data, recorded.get("dataset"))) if recorded else []
+        if changes:
+            data, note = None, ("The data changed since the run: " + "; ".join(changes) +
+                                ". The lists show the test images' numbers only, not today's files.")
     if data is None:
         return report, None, note
     test = data.test
@@ -144,7 +157,7 @@ class RunsController(QObject):
             return 0
         rows = []
         for d in run_dirs:
-            for row in read_csv(Path(d) / "metrics.csv"):
+            for row in Run(Path(d)).metrics:
                 rows.append({"run": Path(d).name, **row})
         fields = ["run", *METRIC_FIELDS]
         lines = []

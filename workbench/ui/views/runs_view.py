@@ -38,6 +38,8 @@ def _number(value, digits: int = 4) -> str:
 def row_values(row: dict) -> list[str]:
     config, summary = row["config"], row["summary"]
     status = summary.get("status") or ("running or interrupted" if row["metrics"] else "not started")
+    if row.get("problems"):
+        status = f"damaged: {row['problems'][0]}" + (f" (and {len(row['problems']) - 1} more)" if len(row["problems"]) > 1 else "")
     epochs = summary.get("epochs") or (row["metrics"][-1]["epoch"] if row["metrics"] else 0)
     planned = config.get("epochs")
     dataset = str(config.get("dataset", ""))
@@ -180,6 +182,9 @@ class RunsView(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if c == 0:
                     item.setToolTip(row["dir"])
+                if c == 3 and row.get("problems"):
+                    item.setToolTip("\n".join(row["problems"]))
+                    item.setForeground(Qt.GlobalColor.darkRed)
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
         for r in range(self.table.rowCount()):

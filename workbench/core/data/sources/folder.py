@@ -10,7 +10,8 @@ from torch.utils.data import Dataset
 
 from ..cache import MEMORY_BUDGET, decode_file, decoded_size, load_decoded
 from ..health import build_report
-from ..image_folder import Progress, scan_folder, split_folder
+from ..decode import MAX_IMAGE_SIZE
+from ..image_folder import FolderError, Progress, check_ratios, scan_folder, split_folder
 from ..registry import DataBundle, ImageTensorDataset
 
 __all__ = ["DEFAULT_IMAGE_SIZE", "load_folder", "FolderImages"]
@@ -35,14 +36,19 @@ class FolderImages(Dataset):
 
 def load_folder(root: str | Path, size: int = DEFAULT_IMAGE_SIZE, channels: int = 3,
                 ratios: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0,
-                progress: Progress | None = None, memory_budget: int = MEMORY_BUDGET):
-    """Scan, split and load a class-per-folder set. Raises ``FolderError`` for an unusable folder."""
+                progress: Progress | None = None, memory_budget: int = MEMORY_BUDGET, split_method: str = "content"):
+    """Scan, split and load a class-per-folder set. Raises ``FolderError`` for an unusable folder.
+    What the caches had to rebuild is in ``bundle.notices``."""
+    if not isinstance(size, int) or not 8 <= size <= MAX_IMAGE_SIZE:
+        raise FolderError(f"image size {size!r} is not valid: expected 8 to {MAX_IMAGE_SIZE} pixels")
+    check_ratios(ratios)
     scan = scan_folder(root, progress=(lambda d, t, w: progress(d, t, f"checking {w}")) if progress else None)
-    split = split_folder(scan, ratios, seed)
+    split = split_folder(scan, ratios, seed, split_method)
     labels = torch.tensor([f.label for f in scan.files], dtype=torch.long)
     if decoded_size(scan, size, channels) <= memory_budget:
         images = load_decoded(scan, size, channels,
-                              progress=(lambda d, t, w: progress(d, t, f"decoding {w}")) if progress else None)
+                              progress=(lambda d, t, w: progress(d, t, f"decoding {w}")) if progress else None,
+                              notices=scan.notices)
         pick = lambda idx: ImageTensorDataset(images[torch.tensor(idx, dtype=torch.long)], labels[idx])  # noqa: E731
         splits = [pick(getattr(split, name)) for name in ("train", "val", "test")]
         train_images = splits[0].images
@@ -60,5 +66,7 @@ def load_folder(root: str | Path, size: int = DEFAULT_IMAGE_SIZE, channels: int 
     bundle.health = report
     bundle.crop = True
     bundle.split_files = split.paths(scan)
-    bundle.split_files.update(ratios=list(ratios), seed=seed, fingerprint=scan.fingerprint)
+    bundle.split_files.update(ratios=list(ratios), seed=seed, fingerprint=scan.fingerprint, method=split.method,
+                              keys={f.path: f.sha1 for f in scan.files})
+    bundle.notices = list(scan.notices)
     return bundle
