@@ -275,16 +275,14 @@ def read_csv(path: Path) -> list[dict]:
         return []
     text = read_bytes(path).decode("utf-8", "replace")
     rows = []
-    line = 1
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
         for row in reader:
-            line = reader.line_num
-            if None in row or any(v is None for v in row.values()):
-                raise ValueError("wrong number of cells")
+            if None in row or any(v is None for v in row.values()) or "\0" in "".join(row.values()):
+                raise ValueError("a row with missing, extra or NUL cells")
             rows.append({k: (None if v == "" else int(v) if k in _INT_COLUMNS else float(v)) for k, v in row.items()})
     except (csv.Error, ValueError) as exc:
-        raise RunFileError(f"{path.name} is damaged at line {line + 1}: {exc}", rows) from None
+        raise RunFileError(f"{path.name} is damaged at line {reader.line_num}: {exc}", rows) from None
     return rows
 
 

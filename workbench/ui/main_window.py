@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("CNN Workbench")
         self.resize(1400, 880)
         self.runs_root = Path(runs_root) if runs_root else default_runs_root()
-        self.settings = settings if settings is not None else QSettings("CNN Workbench", "CNN Workbench")
+        self.settings = settings if settings is not None else remembered.default_settings()
         self.session = Session()
         self.jobs = JobRunner(self, workers=1, name="model")  # everything that touches the model, in order
         self.io_jobs = JobRunner(self, workers=2, name="io")  # files and measurements

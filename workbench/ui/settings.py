@@ -1,13 +1,19 @@
-"""What the window remembers between sessions (QSettings): its geometry, splitter and tab, and
+"""What the window remembers between sessions (QSettings in the app's home): its geometry, splitter and tab, and
 the form's model, dataset and epochs (an image folder is not remembered: it may be gone)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, QSettings
 
+from workbench.core import paths
 from workbench.core.data import is_folder_dataset
 
 from .views.experiment_form import FOLDER_ENTRY
+
+
+def default_settings() -> QSettings:
+    """``$CNN_WORKBENCH_HOME/settings.ini``: a test or a second home never inherits another's."""
+    return QSettings(str(paths.settings_path()), QSettings.Format.IniFormat)
 
 
 def restore(window) -> None:

@@ -309,8 +309,9 @@ def _read_index(root: Path) -> tuple[dict | None, str | None]:
     except (OSError, ValueError) as exc:
         data, problem = None, f"not readable ({exc})"
     else:
-        if isinstance(data, dict) and data.get("version") != INDEX_VERSION and "checksum" not in data:
-            return None, None  # an older version's index: rebuilt without fuss
+        if isinstance(data, dict) and "version" not in data and isinstance(data.get("files"), list) and \
+                isinstance(data.get("skipped"), list):
+            return None, None  # the first version's index: rebuilt without fuss
         problem = _index_problem(data)
     if problem is None:
         return (data, None) if data.get("root") == str(root) else (None, None)
@@ -374,8 +375,10 @@ def split_folder(scan: FolderScan, ratios: tuple[float, float, float] = (0.6, 0.
 
     ``content``: an image goes to test when its draw (a hash of seed and content) falls below the
     test share, to validation below test + validation, else to training; exact duplicates share a
-    draw and so a split. Each class gets its shares up to chance (a binomial spread). Raises
-    ``FolderError`` when validation or test would be empty."""
+    draw and so a split. Each class gets its shares up to chance (a binomial spread). In a set so
+    small that chance leaves test or validation empty, the training image of the lowest draw goes
+    there (the one case where a change elsewhere can move a file). Raises ``FolderError`` when
+    validation or test would still be empty."""
     check_ratios(ratios)
     if method not in SPLIT_METHODS:
         raise FolderError(f"unknown split method {method!r}; this version knows {', '.join(SPLIT_METHODS)}")
@@ -383,10 +386,17 @@ def split_folder(scan: FolderScan, ratios: tuple[float, float, float] = (0.6, 0.
         split = _split_by_rank(scan, ratios, seed)
     else:
         parts: tuple[list[int], list[int], list[int]] = ([], [], [])
-        for i, f in enumerate(scan.files):
-            u = _content_draw(seed, f.sha1)
+        draws = [_content_draw(seed, f.sha1) for f in scan.files]
+        for i, u in enumerate(draws):
             parts[2 if u < ratios[2] else 1 if u < ratios[2] + ratios[1] else 0].append(i)
-        split = FolderSplit(*parts, tuple(ratios), seed, method)
+        for empty in (2, 1):  # a set so small that chance left test or validation empty: the training
+            if not parts[empty] and len(parts[0]) > 1:  # image of the lowest draw (and its duplicates) moves over
+                sha = scan.files[min(parts[0], key=lambda i: draws[i])].sha1
+                moving = [i for i in parts[0] if scan.files[i].sha1 == sha]
+                if len(moving) < len(parts[0]):
+                    parts[empty].extend(moving)
+                    parts[0][:] = [i for i in parts[0] if i not in moving]
+        split = FolderSplit(*(sorted(p) for p in parts), tuple(ratios), seed, method)
     for name, part in (("validation", split.val), ("test", split.test)):
         if not part:
             raise FolderError(f"the split left the {name} set empty: {len(scan.files)} images are too few for "

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .. import paths
+from ..data.decode import MAX_IMAGE_SIZE
 from ..errors import UserError
 from .callbacks import Callback
 
@@ -99,12 +100,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     missing = [k for k in REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{path.name} lacks {', '.join(missing)}")
+    _check_shape(payload, path.name)
     if verify and "checksum" in payload:
         body = {k: v for k, v in payload.items() if k not in ("format", "checksum")}
         if checksum(body) != payload["checksum"]:
             raise CheckpointError(f"{path.name} changed after it was saved (its checksum does not match): "
                                   f"the file is damaged. Use another copy or retrain.")
     return payload
+
+
+def _check_shape(payload: dict, name: str) -> None:
+    """What a checkpoint says about its network must be sane before anything is built from it."""
+    size = payload["input_size"]
+    if not (isinstance(size, (list, tuple)) and len(size) == 3 and all(isinstance(v, int) for v in size)):
+        raise CheckpointError(f"{name} states an input size that is not three whole numbers: {str(size)[:60]}")
+    if size[0] not in (1, 3) or not all(1 <= v <= MAX_IMAGE_SIZE for v in size[1:]):
+        raise CheckpointError(f"{name} claims an input of {size[1]}x{size[2]} with {size[0]} channels; this app "
+                              f"takes 1 or 3 channels and at most {MAX_IMAGE_SIZE}x{MAX_IMAGE_SIZE}: the file is "
+                              f"damaged or not for this app.")
+    classes, count = payload["classes"], payload["num_classes"]
+    if not (isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes)) or \
+            not isinstance(count, int) or count != len(classes) or count < 1:
+        raise CheckpointError(f"{name} lists its classes wrongly ({count!r} classes, {len(classes) if isinstance(classes, (list, tuple)) else 'no'} names)")
 
 
 def _looks_like_zip_start(path: Path) -> bool:

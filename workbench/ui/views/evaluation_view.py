@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from .inspector import tensor_to_pixmap
+from .text import rich, tip
 
 MAX_THUMBNAILS = 120
 ImageSource = Callable[[int], "torch.Tensor"]
@@ -78,7 +79,7 @@ class ConfusionMatrixView(QTableWidget):
                 item.setBackground(QBrush(QColor(*base, alpha)))
                 if alpha > 150:
                     item.setForeground(QBrush(QColor("white")))
-                item.setToolTip(f"{count} image(s) of {classes[t]} predicted as {classes[p]} ({share:.1%} of the row)")
+                item.setToolTip(tip(f"{count} image(s) of {classes[t]} predicted as {classes[p]} ({share:.1%} of the row)"))
                 self.setItem(t, p, item)
 
     def total(self) -> int:
@@ -89,8 +90,8 @@ class EvaluationView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("evaluationView")
-        self.header = QLabel("Train a model, or open a run in the Runs tab, to see how it does on the test set.",
-                             objectName="evaluationSummary", wordWrap=True)
+        self.header = rich(QLabel("Train a model, or open a run in the Runs tab, to see how it does on the test set.",
+                                  objectName="evaluationSummary", wordWrap=True))
         self.matrix = ConfusionMatrixView()
         self.per_class = QTableWidget(0, 4, objectName="perClassTable")
         self.per_class.setHorizontalHeaderLabels(["class", "images", "precision", "recall"])
@@ -98,10 +99,10 @@ class EvaluationView(QWidget):
         self.per_class.setMinimumWidth(260)
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().setVisible(False)
-        self.cell_caption = QLabel("Click a cell of the matrix to see the images behind it.", objectName="cellCaption",
-                                   wordWrap=True)
+        self.cell_caption = rich(QLabel("Click a cell of the matrix to see the images behind it.",
+                                        objectName="cellCaption", wordWrap=True))
         self.cell_images = _thumbnail_list("cellImagesList")
-        self.mistakes_caption = QLabel("<b>Most confidently wrong</b>")
+        self.mistakes_caption = rich(QLabel("<b>Most confidently wrong</b>"))
         self.mistakes = _thumbnail_list("mistakesGallery")
 
         top = QSplitter(Qt.Orientation.Horizontal)
@@ -194,13 +195,13 @@ class EvaluationView(QWidget):
     def _add_thumbnail(self, view: QListWidget, index: int, text: str, file: str | None) -> None:
         item = QListWidgetItem(text)
         item.setData(Qt.ItemDataRole.UserRole, index)
-        item.setToolTip(file or f"test image {index}")
+        item.setToolTip(tip(file or f"test image {index}"))
         if self.images is not None:
             try:
                 image = self.images(index)
                 item.setIcon(QIcon(tensor_to_pixmap(image, 64)))
             except Exception as exc:  # noqa: BLE001 - a missing image leaves a text entry, not a crash
-                item.setToolTip(f"{item.toolTip()}: {exc}")
+                item.setToolTip(tip(f"{file or f'test image {index}'}: {exc}"))
         view.addItem(item)
 
 

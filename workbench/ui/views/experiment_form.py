@@ -30,6 +30,7 @@ from workbench.core import pretrained
 from workbench.core.train.config import SCHEDULES
 
 from .run_status import RunStatusView, clock
+from .text import plain
 
 FOLDER_ENTRY = "__image_folder__"
 SLOW_EPOCH_SECONDS = 600
@@ -102,7 +103,7 @@ class ExperimentForm(QWidget):
         _tip(self.transfer_mode_combo, "frozen backbone and BatchNorm statistics; only the new head learns")
         self.cost_label = QLabel(objectName="costLabel", wordWrap=True)
         self.cost_label.setTextFormat(Qt.TextFormat.RichText)
-        self.problem_label = QLabel(objectName="validationLabel", wordWrap=True, visible=False)
+        self.problem_label = plain(QLabel(objectName="validationLabel", wordWrap=True, visible=False))
         self.problem_label.setStyleSheet("QLabel { color: #8a1c13; }")
 
         self.start_button = QPushButton("Start", objectName="startButton")

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from workbench.core.inspect import ModelSummary, tile_maps
 
+from .text import rich, tip
+
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm)"
 
 
@@ -101,7 +103,7 @@ class DropZone(QLabel):
 
     def show_image(self, image: torch.Tensor, caption: str) -> None:
         self.setPixmap(tensor_to_pixmap(image, 128))
-        self.setToolTip(caption)
+        self.setToolTip(tip(caption))
 
 
 class PredictionView(QWidget):
@@ -112,12 +114,12 @@ class PredictionView(QWidget):
         self.setObjectName("predictionView")
         layout = QGridLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.title = QLabel("<b>Prediction</b>")
+        self.title = rich(QLabel("<b>Prediction</b>"))
         layout.addWidget(self.title, 0, 0, 1, 2)
         self._labels: list[QLabel] = []
         self._bars: list[QProgressBar] = []
         for row in range(rows):
-            label, bar = QLabel("–"), QProgressBar()
+            label, bar = rich(QLabel("–")), QProgressBar()
             label.setMinimumWidth(60)
             bar.setRange(0, 1000)
             bar.setFormat("")
@@ -187,7 +189,7 @@ class FeatureMapView(QWidget):
         self.setObjectName(name)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.caption = QLabel("Select a layer to see its feature maps")
+        self.caption = rich(QLabel("Select a layer to see its feature maps"))
         layout.addWidget(self.caption)
         self.graphics = pg.GraphicsLayoutWidget()
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=True)

@@ -15,6 +15,7 @@ from .health_view import HealthReportView
 from .model_card import ModelCard
 from .probe_view import ProbeView
 from .runs_view import RunsView
+from .text import plain
 from .training_plots import TrainingPlots
 
 
@@ -55,7 +56,7 @@ class BusyIndicator(QWidget):
     def __init__(self, runners, parent=None):
         super().__init__(parent)
         self.runners = list(runners)
-        self.label = QLabel(objectName="busyLabel")
+        self.label = plain(QLabel(objectName="busyLabel"))
         self.bar = QProgressBar(objectName="busyIndicator", maximumWidth=120, textVisible=False, visible=False)
         self.bar.setRange(0, 0)
         layout = QHBoxLayout(self)

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .inspector import FeatureMapView, tensor_to_pixmap
+from .text import plain, rich, tip
 
 
 class ProbeView(QWidget):
@@ -18,19 +19,19 @@ class ProbeView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("probeView")
-        self.thumbnail = QLabel(objectName="probeImage", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail = plain(QLabel(objectName="probeImage", alignment=Qt.AlignmentFlag.AlignCenter))
         self.thumbnail.setFixedSize(96, 96)
         self.thumbnail.setStyleSheet("QLabel { border: 1px solid #ccc; background: #fafafa; }")
         self.layer_combo = QComboBox(objectName="probeLayerCombo")
         self.layer_combo.setToolTip("The layer whose feature maps refresh at each epoch's end")
-        self.prediction = QLabel(objectName="probePrediction", wordWrap=True)
+        self.prediction = rich(QLabel(objectName="probePrediction", wordWrap=True))
         self.history: list[str] = []
         self.results: list[tuple[str, object]] = []  # (note, maps) of every refresh, for automation and tests
         self.maps = FeatureMapView(name="probeMaps")
         left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Probe image</b>"))
+        left.addWidget(rich(QLabel("<b>Probe image</b>")))
         left.addWidget(self.thumbnail)
-        left.addWidget(QLabel("Layer"))
+        left.addWidget(plain(QLabel("Layer")))
         left.addWidget(self.layer_combo)
         left.addWidget(self.prediction, 1)
         layout = QHBoxLayout(self)
@@ -71,7 +72,7 @@ class ProbeView(QWidget):
 
     def set_image(self, image, caption: str) -> None:
         self.thumbnail.setPixmap(tensor_to_pixmap(image, 94))
-        self.thumbnail.setToolTip(caption)
+        self.thumbnail.setToolTip(tip(caption))
         self.history = []
 
     def show_result(self, result: dict) -> None:

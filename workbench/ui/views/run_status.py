@@ -12,6 +12,8 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from .text import plain, rich
+
 
 def clock(seconds: float) -> str:
     seconds = int(max(0, seconds))
@@ -26,8 +28,8 @@ class RunStatusView(QWidget):
         self.progress.setFormat("idle")
         self.progress.setValue(0)
         self.progress.setMinimumHeight(self.progress.minimumSizeHint().height())
-        self.eta_label = QLabel(objectName="etaLabel")
-        self.status_label = QLabel(objectName="runStatus", wordWrap=True)
+        self.eta_label = plain(QLabel(objectName="etaLabel"))
+        self.status_label = rich(QLabel(objectName="runStatus", wordWrap=True))
         self.error_banner = QLabel(objectName="errorBanner", wordWrap=True, visible=False)
         self.error_banner.setTextFormat(Qt.TextFormat.PlainText)
         self.error_banner.setStyleSheet("QLabel { background: #fdecea; color: #8a1c13; border: 1px solid #f5c2bd; "

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from workbench.core.inspect import human_count
 
 from .training_plots import make_plot
+from .text import rich, tip
 
 COLUMNS = ["name", "model", "dataset", "status", "epochs", "params", "MACs", "img/s", "best val", "test", "recipe"]
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
@@ -124,7 +125,7 @@ class RunsView(QWidget):
         self.loss_plot = make_plot("compareLossPlot", "Training loss", "cross-entropy", [], grid=True)
         self.accuracy_plot.enableAutoRange()
         self.loss_plot.enableAutoRange()
-        self.legend = QLabel("Select runs and press Compare.", objectName="compareLegend", wordWrap=True)
+        self.legend = rich(QLabel("Select runs and press Compare.", objectName="compareLegend", wordWrap=True))
         self.compare_table = QTableWidget(0, 7, objectName="compareTable")
         self.compare_table.setHorizontalHeaderLabels(["run", "model", "params", "MACs", "img/s", "best val", "test"])
         self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -181,9 +182,9 @@ class RunsView(QWidget):
                 if c >= 4 and c < 10:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if c == 0:
-                    item.setToolTip(row["dir"])
+                    item.setToolTip(tip(row["dir"]))
                 if c == 3 and row.get("problems"):
-                    item.setToolTip("\n".join(row["problems"]))
+                    item.setToolTip(tip("\n".join(row["problems"])))
                     item.setForeground(Qt.GlobalColor.darkRed)
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
