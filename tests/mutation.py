@@ -34,6 +34,8 @@ ENGINE = ["tests/core/test_engine.py", "tests/core/test_training.py", "-k", "not
 DDP = ["tests/core/test_training.py", "-k", "torchrun"]
 CLI = ["tests/core/test_cli.py", "-k", "predict or export or bad_values or resume"]
 LOOP = "workbench/core/train/loop.py"
+RESUME = "workbench/core/train/resume.py"
+TRUST = ["tests/core/test_trust.py"]
 OPTIM = "workbench/core/train/optim.py"
 CONFIG = "workbench/core/train/config.py"
 CHECKPOINTS = "workbench/core/train/checkpointing.py"
@@ -155,12 +157,12 @@ MUTANTS = [
     # --- exact resume (loop.py, data/loader.py) ------------------------------------------------------------
     Mutant("R1", CHECKPOINTS, "the random state is not restored on resume",
            [('    torch.set_rng_state(state["torch"])', "    pass")], ENGINE),
-    Mutant("R2", LOOP, "the schedule is not restored on resume",
-           [('            self.scheduler.load_state_dict(payload["scheduler"])', "            pass")], ENGINE),
-    Mutant("R3", LOOP, "the optimiser state is not restored on resume",
-           [('            self.optimizer.load_state_dict(payload["optimizer"])', "            pass")], ENGINE),
-    Mutant("R4", LOOP, "resume repeats the last finished epoch",
-           [('self.start_epoch = payload["epoch"] + 1', 'self.start_epoch = payload["epoch"]')], ENGINE),
+    Mutant("R2", RESUME, "the schedule is not restored on resume",
+           [('        trainer.scheduler.load_state_dict(payload["scheduler"])', "        pass")], ENGINE),
+    Mutant("R3", RESUME, "the optimiser state is not restored on resume",
+           [('        trainer.optimizer.load_state_dict(payload["optimizer"])', "        pass")], ENGINE),
+    Mutant("R4", RESUME, "resume repeats the last finished epoch",
+           [('trainer.start_epoch = payload["epoch"] + 1', 'trainer.start_epoch = payload["epoch"]')], ENGINE),
     Mutant("R5", "workbench/core/data/loader.py", "every epoch draws the same order",
            [("sampler.set_epoch(epoch)", "sampler.set_epoch(0)")], ENGINE),
     # --- checkpoints and run folders (checkpointing.py, paths.py, runs.py) --------------------------------
@@ -212,7 +214,7 @@ MUTANTS = [
            [("return torch.arange(rank, size, world)", "return torch.arange(0, size)")], DDP),
     Mutant("M5", "workbench/core/train/distributed.py", "train metrics not summed across processes",
            [("        dist.all_reduce(tensor)\n        return tensor.tolist()", "        return tensor.tolist()")], DDP),
-    Mutant("P1", "workbench/cli/main.py", "predict exits 0 when files failed",
+    Mutant("P1", "workbench/cli/commands.py", "predict exits 0 when files failed",
            [("return 1 if failed else 0", "return 0")], CLI),
     Mutant("P2", "workbench/cli/main.py", "--resume accepts settings it will ignore",
            [("        if given:\n            print(", "        if False:\n            print(")],
@@ -255,8 +257,9 @@ MUTANTS = [
            "the layer overwrites it", [("    return tensor.detach().clone()", "    return tensor.detach()")],
            INSPECT, extra_tests=DROP),
     # --- image folders, augmentation and transfer learning (workbench/core/data, pretrained) ----------------
-    Mutant("F1", "workbench/core/data/image_folder.py", "split: one image too many to test in every class",
-           [("            if in_test < want_test:", "            if in_test <= want_test:")], FOLDERS),
+    Mutant("F1", "workbench/core/data/image_folder.py", "split: a file's draw depends on its rank, not its content",
+           [("draws = [_content_draw(seed, f.sha1) for f in scan.files]",
+             "draws = [_content_draw(seed, str(i)) for i, f in enumerate(scan.files)]")], FOLDERS, extra_tests=TRUST),
     Mutant("F2", "workbench/core/data/image_folder.py", "scan: dot-files no longer count as hidden",
            [('return name.startswith(".") or name.startswith("__MACOSX")', 'return name.startswith("__MACOSX")')],
            FOLDERS),
@@ -290,6 +293,35 @@ MUTANTS = [
            [("return 1.7159 * torch.tanh(x * (2.0 / 3.0))", "return 1.7159 * torch.tanh(x)")], LENET),
     Mutant("L3", "models/lenet.py", "subsampling averages instead of adding the four inputs",
            [("summed = F.avg_pool2d(x, 2) * 4.0", "summed = F.avg_pool2d(x, 2)")], LENET),
+    # --- trust nothing on disk (issue #20: runs.py, identity.py, image_folder.py, cache.py, resume.py) ----
+    Mutant("T1", RESUME, "a resume does not compare the data with dataset.json",
+           [("    changes = differences(before, trainer._data_identity)", "    changes = []")], TRUST),
+    Mutant("T2", "workbench/core/runs.py", "a run's lock is never taken",
+           [("        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", "        pass")], TRUST),
+    Mutant("T3", "workbench/core/runs.py", "links in a run folder are followed",
+           [("    if stat.S_ISLNK(st.st_mode):", "    if False:")], TRUST),
+    Mutant("T4", "workbench/core/data/cache.py", "the cache's checksum is not checked",
+           [('    if cached.get("sha256") != _digest(images):', "    if False:")], TRUST),
+    Mutant("T5", "workbench/core/data/image_folder.py", "the index trusts size and mtime alone",
+           [('                old["ctime_ns"] == stat.st_ctime_ns and old["ino"] == stat.st_ino and \\\n'
+             '                stat.st_ctime_ns / 1e9 < racy_after:', "                True:")], TRUST),
+    Mutant("T6", RESUME, "a lost best.pt keeps the old best score",
+           [("    if trainer._best_lost:  # nothing", "    if False:  # nothing")], TRUST),
+    Mutant("T7", "workbench/core/train/loop.py", "a relative dataset path is recorded as given",
+           [("            cfg.dataset = str(Path(cfg.dataset).expanduser().resolve())", "            pass")], TRUST),
+    Mutant("T8", "workbench/core/runs.py", "a damaged CSV row stops the reader",
+           [("                record.problems.append(str(exc))\n                record.metrics = [m for m in exc.rows",
+             "                raise\n                record.metrics = [m for m in exc.rows")], TRUST),
+    Mutant("T9", "workbench/core/train/checkpointing.py", "a checkpoint's stated input size is not bounded",
+           [("    if size[0] not in (1, 3) or not all(1 <= v <= MAX_IMAGE_SIZE for v in size[1:]):", "    if False:")],
+           TRUST),
+    Mutant("T10", "workbench/core/pretrained.py", "weights files are unpickled",
+           [("data = torch.load(path, map_location=\"cpu\", weights_only=True)",
+             "data = torch.load(path, map_location=\"cpu\", weights_only=False)")], TRANSFER),
+    Mutant("T11", "workbench/core/train/resume.py", "a resume forgets its best score",
+           [("            callback.load_state_dict(states[type(callback).__name__])",
+             "            callback.load_state_dict(states[type(callback).__name__]) if type(callback).__name__ != "
+             "\"CheckpointSaver\" else None")], TRUST),
 ]
 
 

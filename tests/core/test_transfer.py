@@ -170,3 +170,28 @@ def test_a_chosen_weights_file_must_fit(tmp_path, torch_home):
     mine = tmp_path / "mine.pth"
     torch.save(torchvision.models.resnet18().state_dict(), mine)
     assert pretrained.pretrained_model("resnet18", 3, 3, weights_file=str(mine)).fc.out_features == 3
+
+
+class _RunsCode:
+    """Unpickling this calls ``open(marker, "w")``: what a malicious weights file does."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_weights_file_that_would_run_code_is_refused_unopened(torch_home, tmp_path, photos):
+    marker = tmp_path / "code-ran"
+    path = torch_home / "hub" / "checkpoints" / RESNET18_FILE  # where the download would be
+    path.parent.mkdir(parents=True)
+    torch.save({"conv1.weight": torch.zeros(1), "payload": _RunsCode(marker)}, path)
+    with pytest.raises(pretrained.PretrainedError, match="cannot be loaded safely|not a weights file"):
+        pretrained.pretrained_model("resnet18", 5, 3)
+    assert not marker.exists()
+    chosen = tmp_path / "chosen.pth"
+    torch.save(_RunsCode(marker), chosen)  # the same through --weights
+    assert main(["train", "--model", "resnet18", "--pretrained", "--weights", str(chosen), "--dataset", str(photos),
+                 "--epochs", "1", "--out", str(tmp_path / "run")]) == 1
+    assert not marker.exists()

@@ -20,6 +20,7 @@ from torch import nn
 from .data.decode import IMAGE_EXTENSIONS
 from .data.transforms import Preprocess, image_to_tensor
 from .inspect import ActivationRecorder, as_maps, eval_mode, first_tensor, layer_maps
+from .runs import regular_file
 from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
 from .train.setup import build_model, resolve_input_size
@@ -32,7 +33,7 @@ def checkpoint_of(run_or_file: str | Path, which: str = "best") -> Path:
     path = Path(run_or_file)
     if path.is_dir():
         path = path / f"{which}.pt"
-        if not path.is_file():
+        if regular_file(path) is None:  # a link or a special file in a run folder is refused, never read
             raise CheckpointError(f"{path.parent} has no {which}.pt: is it a run folder of a run that finished an epoch?")
     return path
 

@@ -24,20 +24,19 @@ from torch import nn
 from .. import devices
 from ..data import DataBundle, Preprocess, load_dataset
 from ..data.augment import BatchAugment
+from ..data.identity import identity
 from ..data.loader import IndexedBatches, epoch_order
+from ..data.registry import is_folder_dataset
 from ..errors import TrainingFault, user_message
 from ..evaluate import Predictions, confusion_report, main_output, predict_batches, to_float
 from ..events import (DataProgress, EpochEnded, EpochStarted, Evaluated, Notice, RunFailed, RunFinished,
                       RunStarted, StepEnded)
 from ..inspect import count_macs
-from ..data.identity import DataChangedError, describe, differences, identity
-from ..data.registry import is_folder_dataset
-from ..runs import RunFileError, RunFolderError, RunStore, check_run_folder, claim, default_runs_root, new_run_dir, \
-    read_json, regular_file
+from ..runs import RunStore, claim, default_runs_root, new_run_dir
 from ..threads import RNG_LOCK
 from .callbacks import Callback, as_callback, dispatch
-from .checkpointing import (CheckpointError, CheckpointSaver, check_compatible, load_checkpoint, load_weights,
-                            rng_state, set_rng_state)
+from . import resume
+from .checkpointing import CheckpointSaver, load_checkpoint, rng_state
 from .config import ConfigError, TrainConfig, resolve
 from .distributed import Context
 from .loggers import FileLogger, TensorBoardLogger
@@ -148,7 +147,7 @@ class Trainer:
             summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
             run_dir = str(self.store.dir) if self.store else ""
             if self.store and self.ctx.is_main:
-                self.store.write_summary(self._failed_summary(summary))
+                self.store.write_summary(resume.failed_summary(self, summary))
             self._emit(RunFailed(run_dir, message, traceback.format_exc()))
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -159,21 +158,9 @@ class Trainer:
             self.ctx.close(together=summary.get("status") != "failed")
         return summary
 
-    def _failed_summary(self, failure: dict) -> dict:
-        """A resumed run that fails keeps what its summary knew (scores, test): the failure is added."""
-        try:
-            before = read_json(self.store.summary_path) if self.resuming and \
-                regular_file(self.store.summary_path) is not None else {}
-        except (RunFileError, RunFolderError, OSError):
-            before = {}
-        if before.get("status") in ("completed", "stopped"):
-            return {**before, "status": "failed", "error": failure.get("error"), "seconds": failure.get("seconds"),
-                    "failed_after": before.get("status")}
-        return failure
-
     def _prepare(self) -> None:
         if self._resume is not None:
-            self._prepare_resume_config()
+            resume.prepare(self)
         cfg = self.config
         resolve(cfg)  # checks every value before anything is loaded or written
         self.ctx = Context.from_env(cfg.device)
@@ -193,7 +180,7 @@ class Trainer:
             self._emit(Notice(notice))
         self._data_identity = identity(self.bundle, cfg.dataset)
         if self._resume is not None:
-            self._compare_data()
+            resume.compare_data(self)
         self.config = cfg = resolve(cfg, train_size=len(self.bundle.train))
         with RNG_LOCK:  # no model is built on another thread between the seed and this run's model
             torch.manual_seed(cfg.seed + self.ctx.rank)
@@ -211,54 +198,8 @@ class Trainer:
                                                                          self.total_steps, self.device)
         self._open_store()
         if self._resume is not None:
-            self._restore(self._resume_payload)
+            resume.restore(self, self._resume_payload)
         self.sync_every = 1 if self.device.type == "cpu" else 25
-
-    def _compare_data(self) -> None:
-        """Refuse to resume on other data than the run's (unless accepted, then recorded)."""
-        path = self._run_dir / "dataset.json"
-        if regular_file(path) is None:  # a run from before the record: its classes at least
-            before = {"dataset": self.config.dataset, "classes": self._saved_classes}
-        else:
-            before = read_json(path)
-        changes = differences(before, self._data_identity)
-        if not changes:
-            return
-        if not self.accept_data_change:
-            raise DataChangedError(describe(changes, self._run_dir.name, "Resuming"))
-        self._emit(Notice("Going on with the data as it is now: " + "; ".join(changes) + "."))
-        history = list(before.get("changes") or [])
-        history.append({"at_epoch": self._resume_payload["epoch"] + 1, "changes": changes,
-                        "time": time.strftime("%Y-%m-%d %H:%M:%S")})
-        self._data_identity["changes"] = history
-
-    def _prepare_resume_config(self) -> None:
-        run_dir = self._resume
-        if run_dir.is_symlink() or not (run_dir / "config.json").exists():
-            raise CheckpointError(f"{run_dir} is not a run folder (no config.json)")
-        check_run_folder(run_dir)  # no links, no special files: nothing outside the folder is touched
-        payload = load_checkpoint(run_dir / "last.pt")
-        saved = RunStore.read_config(run_dir)
-        config = TrainConfig.from_dict(saved)
-        if self.config is not None and self.config.num_workers:
-            config.num_workers = self.config.num_workers
-        if self._resume_epochs is not None:
-            config.epochs = self._resume_epochs
-        if payload["epoch"] >= config.epochs:
-            raise TrainingFault(f"{run_dir.name} has already trained {payload['epoch']} of {config.epochs} epochs: "
-                                f"pass --epochs with more than {payload['epoch']} to go on.")
-        check_compatible(payload, model=config.model, num_classes=len(saved.get("classes", [])) or None,
-                         input_size=saved.get("input_size"), name="last.pt")
-        self.config = config
-        self._run_dir = run_dir
-        self._resume_payload = payload
-        self._saved_classes = list(saved.get("classes") or [])
-        try:
-            best = load_checkpoint(run_dir / "best.pt")
-            if list(best["classes"]) != list(payload["classes"]):
-                self._best_lost = "best.pt is for other classes than last.pt"
-        except CheckpointError as exc:
-            self._best_lost = str(exc)
 
     def _build_model(self) -> None:
         cfg = self.config
@@ -316,36 +257,6 @@ class Trainer:
 
     def download_progress(self, done: int, total: int, what: str) -> None:
         self._emit(DataProgress("download", done, total, what))
-
-    # -- checkpoints -----------------------------------------------------------------------
-    def _restore(self, payload: dict) -> None:
-        load_weights(self.model, payload["state_dict"], payload["model"])
-        try:
-            self.optimizer.load_state_dict(payload["optimizer"])
-            self.scheduler.load_state_dict(payload["scheduler"])
-            if hasattr(self.scheduler, "total_steps"):  # one-cycle: a longer run stretches the cycle
-                self.scheduler.total_steps = max(2, self.total_steps)
-            self.scaler.load_state_dict(payload["scaler"])
-        except (KeyError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"last.pt does not hold a resumable training state: {exc}") from exc
-        rngs = payload.get("rng") or []
-        if len(rngs) == self.ctx.world:
-            set_rng_state(rngs[self.ctx.rank], self.device)
-        else:
-            self._emit(Notice(f"last.pt was written by {len(rngs)} processes and this run has {self.ctx.world}: "
-                              f"the random streams start afresh, so results will differ from an uninterrupted run."))
-        states = payload.get("callbacks") or {}
-        for callback in self.callbacks:
-            if type(callback).__name__ in states:
-                callback.load_state_dict(states[type(callback).__name__])
-        if "CheckpointSaver" not in states:  # written before the saver kept the score
-            self.saver.load_state_dict({"best_val_acc": payload["best_val_acc"], "best_epoch": payload["best_epoch"]})
-        self.start_epoch = payload["epoch"] + 1
-        self.global_step = payload["global_step"]
-        if self._best_lost:  # nothing to test with unless an epoch from now on becomes the best
-            self.saver.best_acc, self.saver.best_loss, self.saver.best_epoch = -1.0, math.inf, 0
-            self._emit(Notice(f"The run's best checkpoint cannot be used ({self._best_lost}): the best is chosen anew "
-                              f"from epoch {self.start_epoch} on, and the test uses it."))
 
     # -- the loop ----------------------------------------------------------------------------
     def _train(self, started: float) -> dict:

@@ -4,6 +4,7 @@ reports (off the UI thread), renaming, deleting and exporting them."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core import paths
-from workbench.core.runs import METRIC_FIELDS, Run, list_runs
+from workbench.core.runs import METRIC_FIELDS, Run, is_locked, list_runs
 
 from ..jobs import JobRunner
 
@@ -109,7 +110,7 @@ class RunsController(QObject):
         """Rename a run's folder (not ``busy``, the run under way); returns the new path, or ``None``
         with a message."""
         source = Path(run_dir)
-        if run_dir == busy:
+        if run_dir == busy or is_locked(source):
             self.failed.emit("That run is training; rename it once it has ended.")
             self.refresh()
             return None
@@ -134,12 +135,15 @@ class RunsController(QObject):
         return str(target)
 
     def delete(self, run_dirs: list[str], busy: str | None = None) -> None:
-        if busy in run_dirs:
-            self.failed.emit("That run is training; stop it before deleting it.")
+        live = [d for d in run_dirs if d == busy or is_locked(d)]
+        if live:
+            self.failed.emit(f"{Path(live[0]).name} is training (in this window or another process); stop it "
+                             f"before deleting it.")
             return
         for d in run_dirs:
             path = Path(d)
-            if path.parent.resolve() == self.runs_root.resolve() and (path / "config.json").is_file():
+            if path.parent.resolve() == self.runs_root.resolve() and not path.is_symlink() and \
+                    os.path.lexists(path / "config.json"):
                 try:
                     shutil.rmtree(path)
                 except OSError as exc:

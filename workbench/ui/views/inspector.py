@@ -53,6 +53,7 @@ class DropZone(QLabel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("dropZone")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a dropped file's name is the user's
         self.setAcceptDrops(True)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(150, 150)

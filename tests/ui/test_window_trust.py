@@ -1,0 +1,84 @@
+"""The window and what is on disk (issue #20): user strings shown as text, a damaged run one bad
+row of the runs table, a damaged report a message."""
+
+import json
+
+from PySide6.QtGui import Qt, QTextDocument  # QtGui's Qt has mightBeRichText
+from PySide6.QtWidgets import QLabel
+
+from fake_folders import photo
+from window_helpers import drop_file, find, settle
+from workbench.core.train import TrainConfig, Trainer
+
+HOSTILE = ["<b>bold", "<img src=x.png>", "a &amp; b"]  # a folder name cannot hold "/"
+
+
+def shown_text(label: QLabel) -> str:
+    """What the label shows on screen, whatever its format."""
+    fmt = label.textFormat()
+    assert fmt != Qt.TextFormat.AutoText or not Qt.mightBeRichText(label.text()), \
+        f"{label.objectName() or label.text()!r} lets Qt guess the format of a user string"
+    if fmt == Qt.TextFormat.RichText or (fmt == Qt.TextFormat.AutoText and Qt.mightBeRichText(label.text())):
+        doc = QTextDocument()
+        doc.setHtml(label.text())
+        return doc.toPlainText()
+    return label.text()
+
+
+def test_class_names_holding_html_are_shown_as_text(window, qtbot, tmp_path):
+    root = tmp_path / "hostile"
+    for label, name in enumerate(HOSTILE):
+        (root / name).mkdir(parents=True)
+        for i in range(8):
+            photo(label, (60, 60), label * 100 + i).save(root / name / f"{i}.png")
+    run_dir = tmp_path / "runs" / "html-run"
+    summary = Trainer(TrainConfig(model="lenet5", dataset=str(root), epochs=1, image_size=32, tensorboard=False),
+                      [], run_dir=run_dir).run()
+    assert summary["status"] == "completed"
+    window.open_run(str(run_dir))
+    settle(qtbot, window)
+    drop_file(find(window, "dropZone"), root / HOSTILE[1] / "0.png")
+    settle(qtbot, window)
+    labels = find(window, "predictionView").findChildren(QLabel)
+    shown = [shown_text(label) for label in labels]
+    assert sorted(s for s in shown if s in HOSTILE) == sorted(HOSTILE), shown  # every class, literally
+    for label in window.findChildren(QLabel):  # nowhere in the window is a class name rendered
+        if any(name in label.text() or name.replace("&", "&amp;").replace("<", "&lt;") in label.text()
+               for name in HOSTILE):
+            text = shown_text(label)
+            assert any(name in text for name in HOSTILE), (label.objectName(), label.text())
+
+
+def test_damaged_runs_are_one_row_each_and_every_other_run_shows(window, qtbot, tmp_path, small_digits):
+    root = tmp_path / "runs"
+    for name in ("a", "b", "c", "d", "e"):
+        Trainer(TrainConfig(epochs=1, tensorboard=False), [], run_dir=root / name, bundle=small_digits).run()
+    with open(root / "b" / "metrics.csv", "ab") as fh:  # a NUL-filled tail
+        fh.write(b"\0" * 4096)
+    summary = json.loads((root / "c" / "summary.json").read_text())
+    summary["params"] = "many"  # a wrong type
+    (root / "c" / "summary.json").write_text(json.dumps(summary))
+    (root / "d" / "summary.json").write_text('"a string"')
+    with qtbot.waitSignal(window.runsShown, timeout=30_000) as shown:
+        window.runs.refresh()
+    rows = {r["name"]: r for r in shown.args[0]}
+    assert set(rows) == {"a", "b", "c", "d", "e"}
+    table = find(window, "runsTable")
+    assert table.rowCount() == 5
+    status = {table.item(r, 0).text(): table.item(r, 3).text() for r in range(5)}
+    assert status["a"] == status["e"] == "completed"
+    assert status["b"].startswith("damaged: metrics.csv is damaged at line 3")
+    assert status["c"].startswith("damaged: summary.json: params is str")
+    assert status["d"].startswith("damaged: summary.json is damaged: it holds a str")
+    assert table.item([table.item(r, 0).text() for r in range(5)].index("b"), 4).text().startswith("1")
+
+
+def test_a_garbage_test_report_says_which_file_and_the_window_goes_on(window, qtbot, tmp_path, small_digits):
+    run_dir = tmp_path / "runs" / "r"
+    Trainer(TrainConfig(epochs=1, tensorboard=False), [], run_dir=run_dir, bundle=small_digits).run()
+    (run_dir / "test_eval.json").write_text('{"classes": "not a list", "images": 3')
+    window.open_run(str(run_dir))
+    settle(qtbot, window)
+    assert window.error_banner.isVisible() and "test_eval.json" in window.error_banner.text()
+    assert "damaged" in window.error_banner.text()
+    assert window.session.run is not None and window.session.run.dir == str(run_dir)  # the run itself opened
