@@ -123,10 +123,10 @@ def test_runs_can_be_renamed_deleted_and_resumed(window, qtbot, tmp_path, monkey
 
     settle(qtbot, window)
     table.selectRow(0)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.No)
     qtbot.mouseClick(window.findChild(QPushButton, "deleteRunButton"), Qt.MouseButton.LeftButton)
     assert renamed.is_dir()
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(window.runsShown, timeout=30_000):
         qtbot.mouseClick(window.findChild(QPushButton, "deleteRunButton"), Qt.MouseButton.LeftButton)
     assert not renamed.exists() and table.rowCount() == 0

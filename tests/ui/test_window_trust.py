@@ -82,3 +82,29 @@ def test_a_garbage_test_report_says_which_file_and_the_window_goes_on(window, qt
     assert window.error_banner.isVisible() and "test_eval.json" in window.error_banner.text()
     assert "damaged" in window.error_banner.text()
     assert window.session.run is not None and window.session.run.dir == str(run_dir)  # the run itself opened
+
+
+def test_a_resume_on_changed_data_asks_and_goes_on_only_when_told(window, qtbot, tmp_path, monkeypatch):
+    from fake_folders import write_photo_folder
+
+    root = write_photo_folder(tmp_path / "pokemon", per_class=14, classes=3)
+    run_dir = tmp_path / "runs" / "folder-run"
+    Trainer(TrainConfig(model="lenet5", dataset=str(root), epochs=1, image_size=32, tensorboard=False), [],
+            run_dir=run_dir).run()
+    (root / "mewtwo").rename(root / "zubat")
+    asked = []
+    monkeypatch.setattr(window.runs_view, "ask_go_on", lambda text: asked.append(text) or len(asked) > 1)
+    find(window, "epochsSpin").setValue(2)
+    with qtbot.waitSignal(window.trainingEnded, timeout=60_000) as refused:
+        window.training_controller.resume(str(run_dir), 2)
+    assert refused.args[0]["status"] == "failed" and "mewtwo is gone" in asked[0]
+    assert window.error_banner.isVisible() and "zubat is new" in window.error_banner.text()
+    assert json.loads((run_dir / "summary.json").read_text())["epochs"] == 1  # nothing written
+    with qtbot.waitSignal(window.trainingEnded, timeout=120_000):  # refused again, and asked: this time yes
+        window.training_controller.resume(str(run_dir), 2)
+    qtbot.waitUntil(lambda: window.last_summary is not None and window.last_summary.get("status") == "completed",
+                    timeout=120_000)
+    settle(qtbot, window)
+    assert len(asked) == 2
+    assert json.loads((run_dir / "dataset.json").read_text())["classes"] == ["bulbasaur", "charmander", "zubat"]
+    assert window.last_summary["epochs"] == 2 and window.last_summary["classes"][2] == "zubat"

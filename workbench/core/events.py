@@ -110,6 +110,8 @@ class RunFailed:
     """One or two sentences for the user: what went wrong and what to try."""
     details: str = ""
     """The traceback, for a 'details' pane or a bug report."""
+    kind: str = ""
+    """The error's class name (``DataChangedError``: a resume refused because the data changed)."""
 
 
 @dataclass(frozen=True)

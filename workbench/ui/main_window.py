@@ -134,11 +134,11 @@ class MainWindow(QMainWindow):
         runs.evaluationRead.connect(lambda run_dir, report, images, note: (
             self.evaluation_view.show_run(run_dir, report, images, note), self.evaluationShown.emit(report)))
         runs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        rv.refreshRequested.connect(runs.refresh)
-        rv.openRequested.connect(self.open_run)
+        for signal, slot in ((rv.refreshRequested, runs.refresh), (rv.openRequested, self.open_run),
+                             (rv.compareRequested, runs.compare), (rv.renameRequested, self.rename_run)):
+            signal.connect(slot)
         rv.resumeRequested.connect(lambda run_dir: tr.resume(run_dir, form.epochs_spin.value()))
-        rv.compareRequested.connect(runs.compare)
-        rv.renameRequested.connect(self.rename_run)
+        tr.dataChanged.connect(lambda d, text: rv.ask_go_on(text) and tr.resume(d, form.epochs_spin.value(), True))
         rv.deleteRequested.connect(lambda dirs: runs.delete(list(dirs), busy=tr.current_run))
         rv.exportPngRequested.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         rv.exportCsvRequested.connect(lambda dirs, path: runs.export_csv(list(dirs), path))

@@ -39,10 +39,11 @@ class TrainingWorker(QObject):
     notice = Signal(object)  # Notice: something the user should know that does not stop the run
     done = Signal()  # always the last signal, whatever happened
 
-    def __init__(self, config: TrainConfig | None, runs_root=None, bundle=None, resume=None, epochs=None):
+    def __init__(self, config: TrainConfig | None, runs_root=None, bundle=None, resume=None, epochs=None,
+                 accept_data_change: bool = False):
         super().__init__()
         self.trainer = Trainer(config, [self._forward], runs_root=runs_root, bundle=bundle, resume=resume,
-                               epochs=epochs)
+                               epochs=epochs, accept_data_change=accept_data_change)
         self._steps: list[StepEnded] = []
         self._sent = 0.0
         self._cuda = False

@@ -145,10 +145,10 @@ class Trainer:
             if self.config is not None:
                 summary.update(model=self.config.model, dataset=self.config.dataset)
             summary.update(status="failed", error=message, seconds=round(time.perf_counter() - started, 2))
-            run_dir = str(self.store.dir) if self.store else ""
+            run_dir = str(self.store.dir) if self.store else str(self._resume or "")
             if self.store and self.ctx.is_main:
                 self.store.write_summary(resume.failed_summary(self, summary))
-            self._emit(RunFailed(run_dir, message, traceback.format_exc()))
+            self._emit(RunFailed(run_dir, message, traceback.format_exc(), type(exc).__name__))
             if isinstance(exc, KeyboardInterrupt):
                 raise
         finally:

@@ -37,6 +37,7 @@ class TrainingController(QObject):
     ended = Signal(object)  # summary dict (status completed/stopped/failed), once the thread is gone
     starting = Signal(str, int)  # what starts (for the status line), the epochs the plots span
     refused = Signal(str)  # why a resume cannot start
+    dataChanged = Signal(str, str)  # run folder, what changed: a resume refused until the user accepts the new data
 
     def __init__(self, runs_root: Path, parent=None):
         super().__init__(parent)
@@ -47,6 +48,7 @@ class TrainingController(QObject):
         self.queue: list[tuple[TrainConfig, object]] = []
         self.experiment_runs: list[str] = []  # run folders started by the current queue
         self._stopped_by_user = False
+        self._data_changed: tuple[str, str] | None = None  # a resume refused on changed data, asked about at its end
 
     @property
     def running(self) -> bool:
@@ -68,8 +70,9 @@ class TrainingController(QObject):
             self.starting.emit(text, config.epochs)
             self.start(config, bundle)
 
-    def resume(self, run_dir: str, epochs_asked: int) -> None:
-        """Continue a run from its ``last.pt``; a finished run goes on to ``epochs_asked``."""
+    def resume(self, run_dir: str, epochs_asked: int, accept_data_change: bool = False) -> None:
+        """Continue a run from its ``last.pt``; a finished run goes on to ``epochs_asked``. On data
+        that changed since the run started only with ``accept_data_change`` (else ``dataChanged``)."""
         if self.running:
             return
         plan, problem = self.resume_plan(run_dir, epochs_asked)
@@ -77,7 +80,7 @@ class TrainingController(QObject):
             self.refused.emit(problem)
             return
         self.starting.emit(f"Resuming {Path(run_dir).name}…", plan["epochs"])
-        self.start(None, None, resume=run_dir, epochs=plan["extend"])
+        self.start(None, None, resume=run_dir, epochs=plan["extend"], accept_data_change=accept_data_change)
 
     def start_degradation(self, device: str, amp: str, bundle=None, epochs: int | None = None,
                           batch_size: int | None = None) -> None:
@@ -88,7 +91,7 @@ class TrainingController(QObject):
             self.start_queue(degradation_runs(device, amp, bundle, epochs, batch_size))
 
     def start(self, config: TrainConfig | None, bundle=None, resume: str | None = None,
-              epochs: int | None = None, queued: bool = False) -> None:
+              epochs: int | None = None, queued: bool = False, accept_data_change: bool = False) -> None:
         if self.running:
             return
         if not queued:
@@ -96,7 +99,8 @@ class TrainingController(QObject):
         self.last_summary = None
         self._stopped_by_user = False
         self.thread = QThread(self)
-        self.worker = TrainingWorker(config, runs_root=self.runs_root, bundle=bundle, resume=resume, epochs=epochs)
+        self.worker = TrainingWorker(config, runs_root=self.runs_root, bundle=bundle, resume=resume, epochs=epochs,
+                                     accept_data_change=accept_data_change)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.runStarted.connect(self._on_run_started)
@@ -165,6 +169,7 @@ class TrainingController(QObject):
     def _on_failed(self, event) -> None:
         self.last_summary = {"status": "failed", "error": event.message, "run_dir": event.run_dir}
         self.runFailed.emit(event)
+        self._data_changed = (event.run_dir, event.message) if event.kind == "DataChangedError" else None
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -180,3 +185,6 @@ class TrainingController(QObject):
         else:
             self.queue.clear()
         self.ended.emit(summary)
+        changed, self._data_changed = self._data_changed, None
+        if changed:  # asked once the refused run is over, so a yes can resume at once
+            self.dataChanged.emit(*changed)

@@ -212,10 +212,22 @@ class RunsView(QWidget):
         if not dirs:
             return
         names = ", ".join(d.rstrip("/").rsplit("/", 1)[-1] for d in dirs[:3]) + (" …" if len(dirs) > 3 else "")
-        answer = QMessageBox.question(self, "Delete runs", f"Delete {len(dirs)} run folder(s) ({names}) with their "
-                                      "checkpoints? This cannot be undone.")
-        if answer == QMessageBox.StandardButton.Yes:
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete runs", f"Delete {len(dirs)} run folder(s) ({names}) "
+                          "with their checkpoints? This cannot be undone.", parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # run names are the user's
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        if box.exec() == QMessageBox.StandardButton.Yes:
             self.deleteRequested.emit(dirs)
+
+    def ask_go_on(self, message: str) -> bool:
+        """A resume refused because the data changed: ask whether to go on with the data as it is now."""
+        box = QMessageBox(QMessageBox.Icon.Question, "The data changed", message.replace(
+            "(--accept-data-change; the run records the change)", "(the run records the change)"), parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # file and class names are the user's
+        box.setInformativeText("Go on training this run on the data as it is now?")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def export_png(self, path: str | None = None) -> str | None:
         """The comparison plots as an image (asks where, unless ``path``)."""
