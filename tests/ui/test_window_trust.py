@@ -66,10 +66,11 @@ def test_damaged_runs_are_one_row_each_and_every_other_run_shows(window, qtbot, 
     table = find(window, "runsTable")
     assert table.rowCount() == 5
     status = {table.item(r, 0).text(): table.item(r, 3).text() for r in range(5)}
+    why = {table.item(r, 0).text(): table.item(r, 3).toolTip() for r in range(5)}
     assert status["a"] == status["e"] == "completed"
-    assert status["b"].startswith("damaged: metrics.csv is damaged at line 3")
-    assert status["c"].startswith("damaged: summary.json: params is str")
-    assert status["d"].startswith("damaged: summary.json is damaged: it holds a str")
+    assert status["b"].startswith("damaged (metrics.csv)") and "metrics.csv is damaged at line 3" in why["b"]
+    assert status["c"].startswith("damaged (summary.json)") and "params is str" in why["c"]
+    assert status["d"].startswith("damaged (summary.json)") and "it holds a str" in why["d"]
     assert table.item([table.item(r, 0).text() for r in range(5)].index("b"), 4).text().startswith("1")
 
 

@@ -5,6 +5,7 @@ curves as PNG and the metrics as CSV; and the one-click degradation experiment."
 from __future__ import annotations
 
 import html
+import re
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -39,8 +40,9 @@ def _number(value, digits: int = 4) -> str:
 def row_values(row: dict) -> list[str]:
     config, summary = row["config"], row["summary"]
     status = summary.get("status") or ("running or interrupted" if row["metrics"] else "not started")
-    if row.get("problems"):
-        status = f"damaged: {row['problems'][0]}" + (f" (and {len(row['problems']) - 1} more)" if len(row["problems"]) > 1 else "")
+    if row.get("problems"):  # the file names here, the whole story in the tooltip
+        files = dict.fromkeys(re.findall(r"\b[\w.-]+\.(?:json|csv|pt)\b", " ".join(row["problems"])))
+        status = f"damaged ({', '.join(files) or 'unreadable'}): hover for why"
     epochs = summary.get("epochs") or (row["metrics"][-1]["epoch"] if row["metrics"] else 0)
     planned = config.get("epochs")
     dataset = str(config.get("dataset", ""))
