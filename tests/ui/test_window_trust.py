@@ -109,3 +109,32 @@ def test_a_resume_on_changed_data_asks_and_goes_on_only_when_told(window, qtbot,
     assert len(asked) == 2
     assert json.loads((run_dir / "dataset.json").read_text())["classes"] == ["bulbasaur", "charmander", "zubat"]
     assert window.last_summary["epochs"] == 2 and window.last_summary["classes"][2] == "zubat"
+
+
+def test_a_stopped_run_is_evaluated_from_the_runs_view(window, qtbot, tmp_path, small_digits, digits):
+    """Issue #21: a stopped run has best.pt but no test; Evaluate tests it and shows the report."""
+    from PySide6.QtWidgets import QPushButton
+
+    from reference import accuracy_by_hand
+    from workbench.core.events import EpochEnded
+    from workbench.core.predict import load_predictor
+    from workbench.core.train.checkpointing import load_checkpoint
+
+    run_dir = tmp_path / "runs" / "stopped"
+    trainer = Trainer(TrainConfig(epochs=3, tensorboard=False), [], run_dir=run_dir, bundle=small_digits)
+    trainer.add_listener(lambda event: trainer.request_stop() if isinstance(event, EpochEnded) else None)
+    assert trainer.run()["status"] == "stopped" and not (run_dir / "test_eval.json").exists()
+    with qtbot.waitSignal(window.runsShown, timeout=30_000):
+        window.runs.refresh()
+    window.runs_view.table.selectRow(0)
+    with qtbot.waitSignal(window.evaluationShown, timeout=60_000) as shown:
+        qtbot.mouseClick(window.findChild(QPushButton, "evaluateRunButton"), Qt.MouseButton.LeftButton)
+    payload = load_checkpoint(run_dir / "best.pt")
+    by_hand = accuracy_by_hand(load_predictor(run_dir).model, digits.test, payload["input_size"][1:], payload["mean"],
+                               payload["std"])
+    n = len(digits.test)
+    assert shown.args[0]["images"] == n and round(shown.args[0]["accuracy"] * n) == round(by_hand * n)
+    assert f"{round(by_hand * n) / n:.4f}" in window.evaluation_view.header.text()
+    settle(qtbot, window)
+    table = window.runs_view.table
+    assert table.item(0, 9).text() == f"{shown.args[0]['accuracy']:.4f}"  # the test column filled in

@@ -182,3 +182,23 @@ def _check_images(checkpoint, given: list[str] | None, count: int = 32):
         return classifier.preprocess(to_float(images))
     except Exception:  # noqa: BLE001 - the dataset may be gone; the export still stands
         return None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Test a run's checkpoint on its test split (a stopped run too) and write its report."""
+    from workbench.core.evaluation import evaluate_run
+
+    progress = ProgressBar()
+    report = evaluate_run(args.run, which=args.checkpoint, device=args.device,
+                          accept_data_change=args.accept_data_change, progress=progress.data)
+    progress.end_data()
+    epoch = f", epoch {report['epoch']}" if report.get("epoch") else ""
+    print(f"test accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f} on {report['images']} "
+          f"{'image' if report['images'] == 1 else 'images'} ({report['checkpoint']}{epoch}) "
+          f"-> {Path(args.run) / 'test_eval.json'}")
+    width = max(len(c["class"]) for c in report["per_class"])
+    for c in report["per_class"]:
+        recall = "n/a" if c["recall"] is None else f"{c['recall']:.3f}"
+        precision = "n/a" if c["precision"] is None else f"{c['precision']:.3f}"
+        print(f"  {c['class'].ljust(width)}  {c['support']:>5} images  recall {recall}  precision {precision}")
+    return 0

@@ -16,7 +16,8 @@ import sys
 from workbench.core.data.augment import PRESETS
 from workbench.core.events import RunFailed
 
-from .commands import cmd_cache, cmd_data, cmd_export, cmd_models, cmd_predict, cmd_recipes, cmd_summary
+from .commands import (cmd_cache, cmd_data, cmd_evaluate, cmd_export, cmd_models, cmd_predict, cmd_recipes,
+                       cmd_summary)
 from .progress import ProgressBar
 
 
@@ -255,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=["text", "csv", "json"], default="text")
     predict.add_argument("--checkpoint", choices=["best", "last"], default="best")
     predict.set_defaults(func=cmd_predict)
+
+    evaluate = sub.add_parser("evaluate", help="test a run's checkpoint on its test split (a stopped run too) and "
+                                               "write its report")
+    evaluate.add_argument("run", metavar="RUN_DIR")
+    evaluate.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                          help="best.pt (else last.pt when the run has no best) or last.pt")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    evaluate.add_argument("--accept-data-change", action="store_true",
+                          help="evaluate although the data changed since the run (the report says so)")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     export = sub.add_parser("export", help="export a trained run as ONNX or as a plain state_dict")
     export.add_argument("run", metavar="RUN_DIR", help="a run folder (its best.pt) or a checkpoint file")

@@ -1,6 +1,5 @@
-"""The main window: a shell that creates the views and controllers, connects them and handles
-window-level events (drops, close, settings). What the window works with lives in one session
-(``state.Session``) that the controllers change and the views follow."""
+"""The main window: a shell that creates the views and controllers, connects them and handles window-level events
+(drops, close, settings). What it works with is one session (``state.Session``): controllers set it, views follow it."""
 
 from __future__ import annotations
 
@@ -135,14 +134,15 @@ class MainWindow(QMainWindow):
             self.evaluation_view.show_run(run_dir, report, images, note), self.evaluationShown.emit(report)))
         runs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         for signal, slot in ((rv.refreshRequested, runs.refresh), (rv.openRequested, self.open_run),
-                             (rv.compareRequested, runs.compare), (rv.renameRequested, self.rename_run)):
+                             (rv.compareRequested, runs.compare), (rv.renameRequested, self.rename_run),
+                             (rv.evaluateRequested, runs.evaluate_run),
+                             (rv.degradationRequested, self.start_degradation)):
             signal.connect(slot)
         rv.resumeRequested.connect(lambda run_dir: tr.resume(run_dir, form.epochs_spin.value()))
         tr.dataChanged.connect(lambda d, text: rv.ask_go_on(text) and tr.resume(d, form.epochs_spin.value(), True))
         rv.deleteRequested.connect(lambda dirs: runs.delete(list(dirs), busy=tr.current_run))
         rv.exportPngRequested.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
         rv.exportCsvRequested.connect(lambda dirs, path: runs.export_csv(list(dirs), path))
-        rv.degradationRequested.connect(self.start_degradation)
 
     # -- what tests and automation read -----------------------------------------------------------
     bundle = property(lambda self: self.datasets.bundle)

@@ -28,8 +28,9 @@ def identity(bundle: DataBundle, dataset: str) -> dict:
     return record
 
 
-def differences(before: dict, now: dict) -> list[str]:
-    """What changed from ``before`` (recorded) to ``now``, one sentence a change; empty when nothing did."""
+def differences(before: dict, now: dict, parts: tuple[str, ...] = ("train", "val", "test")) -> list[str]:
+    """What changed from ``before`` (recorded) to ``now`` in the splits ``parts``, one sentence a
+    change; empty when nothing did."""
     changes = []
     if before.get("dataset") != now.get("dataset"):
         changes.append(f"the dataset was {before.get('dataset')} and is now {now.get('dataset')}")
@@ -44,8 +45,10 @@ def differences(before: dict, now: dict) -> list[str]:
         else:
             changes.append(f"the classes are in another order ({', '.join(new)} instead of {', '.join(old)})")
     if "files" in before and "files" in now:
-        where_before = {p: (part, key) for part, files in before["files"].items() for p, key in files.items()}
-        where_now = {p: (part, key) for part, files in now["files"].items() for p, key in files.items()}
+        where_before = {p: (part, key) for part, files in before["files"].items() for p, key in files.items()
+                        if part in parts}
+        where_now = {p: (part, key) for part, files in now["files"].items() for p, key in files.items()
+                     if part in parts}
         added = sorted(set(where_now) - set(where_before))
         removed = sorted(set(where_before) - set(where_now))
         both = set(where_now) & set(where_before)
@@ -55,9 +58,9 @@ def differences(before: dict, now: dict) -> list[str]:
                             (moved, "in another split")):
             if items:
                 changes.append(f"{len(items)} {'file' if len(items) == 1 else 'files'} {what} ({_few(items)})")
-    elif before.get("sizes") and now.get("sizes") and before["sizes"] != now["sizes"]:
+    elif before.get("sizes") and now.get("sizes") and any(before["sizes"].get(k) != now["sizes"].get(k) for k in parts):
         changes.append("the splits have other sizes: " + ", ".join(
-            f"{k} {before['sizes'].get(k)} -> {now['sizes'].get(k)}" for k in ("train", "val", "test")))
+            f"{k} {before['sizes'].get(k)} -> {now['sizes'].get(k)}" for k in parts))
     return changes
 
 

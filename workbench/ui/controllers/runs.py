@@ -106,6 +106,20 @@ class RunsController(QObject):
                          lambda result: self.evaluationRead.emit(run_dir, *result), self.failed.emit,
                          what="reading the evaluation")
 
+    def evaluate_run(self, run_dir: str, bundle=None) -> None:
+        """Test the run's checkpoint now (``core.evaluation``), then show its report."""
+        from workbench.core.evaluation import evaluate_run
+
+        def work():
+            evaluate_run(run_dir)
+            return evaluation_source(run_dir, bundle)
+
+        def done(result):
+            self.evaluationRead.emit(run_dir, *result)
+            self.message.emit(f"Evaluated {Path(run_dir).name}: test accuracy {result[0]['accuracy']:.4f}")
+            self.refresh()
+        self.jobs.submit("evaluation", work, done, self.failed.emit, what=f"evaluating {Path(run_dir).name}")
+
     def rename(self, run_dir: str, name: str, busy: str | None = None) -> str | None:
         """Rename a run's folder (not ``busy``, the run under way); returns the new path, or ``None``
         with a message."""

@@ -74,6 +74,7 @@ class NumericItem(QTableWidgetItem):
 class RunsView(QWidget):
     openRequested = Signal(str)
     resumeRequested = Signal(str)
+    evaluateRequested = Signal(str)  # test a run's checkpoint now (a stopped run has no test yet)
     compareRequested = Signal(object)  # [run_dir]
     renameRequested = Signal(str, str)  # run_dir, new name
     deleteRequested = Signal(object)  # [run_dir]
@@ -106,6 +107,8 @@ class RunsView(QWidget):
         self.refresh_button = button("Refresh", "refreshRunsButton", "Read the run folder again")
         self.open_button = button("Open", "openRunButton", "Its best weights become the model the window classifies and inspects")
         self.resume_button = button("Resume", "resumeRunButton", "Continue an interrupted or stopped run from its last.pt")
+        self.evaluate_button = button("Evaluate", "evaluateRunButton", "Test the run's best.pt (a stopped run too) on "
+                                      "its test split and show the report")
         self.compare_button = button("Compare", "compareButton", "Overlay the curves of the selected runs")
         self.delete_button = button("Delete…", "deleteRunButton", "Delete the selected run folders")
         self.png_button = button("Curves as PNG…", "exportPngButton", "Save the comparison plots as an image")
@@ -114,7 +117,8 @@ class RunsView(QWidget):
                                          "He et al. 2015, Figure 6: plain-20, plain-56, ResNet-20 and ResNet-56 on "
                                          "CIFAR-10 with the paper's recipe, same split and seed, overlaid as they train")
         buttons = QHBoxLayout()
-        for b in (self.refresh_button, self.open_button, self.resume_button, self.compare_button, self.delete_button):
+        for b in (self.refresh_button, self.open_button, self.resume_button, self.evaluate_button, self.compare_button,
+                  self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         exports = QHBoxLayout()
@@ -159,6 +163,7 @@ class RunsView(QWidget):
         self.refresh_button.clicked.connect(self.refreshRequested)
         self.open_button.clicked.connect(lambda: self._one(self.openRequested))
         self.resume_button.clicked.connect(lambda: self._one(self.resumeRequested))
+        self.evaluate_button.clicked.connect(lambda: self._one(self.evaluateRequested))
         self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.selected_dirs()))
         self.delete_button.clicked.connect(self.confirm_delete)
         self.png_button.clicked.connect(lambda: self.export_png())
