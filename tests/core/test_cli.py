@@ -254,3 +254,20 @@ def test_export_onnx_matches_pytorch_on_real_images(tmp_path, capsys, digits):
     state = torch.load(tmp_path / "w.pt", weights_only=True)
     model = models.create_model("resnet20", num_classes=10, in_channels=1)
     model.load_state_dict(state)
+
+
+def test_version_answers_without_loading_torch_and_counts_are_plural_right(tmp_path):
+    """Issue #21: `--version` needs neither torch nor Qt; "1 epoch", never "1 epochs"."""
+    import subprocess
+    import sys as _sys
+
+    probe = ("import sys; from workbench.__main__ import main; code = main(['--version']); "
+             "print('torch' in sys.modules, 'PySide6' in sys.modules); sys.exit(code)")
+    done = subprocess.run([_sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    version = __import__("importlib.metadata").metadata.version("cnn-workbench")
+    assert done.stdout.splitlines() == [f"cnn-workbench {version}", "False False"]
+    out = subprocess.run([_sys.executable, "-m", "workbench", "train", "--epochs", "1", "--out", str(tmp_path / "r"),
+                          "--no-tensorboard"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert ", 1 epoch, best val_acc" in out.stdout and "1 epochs" not in out.stdout + out.stderr

@@ -14,6 +14,7 @@ import os
 import sys
 
 from workbench.core.data.augment import PRESETS
+from workbench.core.errors import counted
 from workbench.core.events import RunFailed
 
 from .commands import (cmd_cache, cmd_data, cmd_evaluate, cmd_export, cmd_models, cmd_predict, cmd_recipes,
@@ -145,7 +146,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     if not main_process:
         return 0
-    print(f"{summary['status']}: {summary['model']} on {summary['dataset']}, {summary['epochs']} epochs, "
+    print(f"{summary['status']}: {summary['model']} on {summary['dataset']}, {counted(summary['epochs'], 'epoch')}, "
           f"best val_acc {_fmt(summary['best_val_acc'])}, test_acc {_fmt(summary['test_acc'])}, "
           f"{summary['device']}, {summary['seconds']:.1f}s -> {summary['run_dir']}")
     return 0
@@ -163,6 +164,14 @@ def _epilog() -> str:
 
     return ("models: " + ", ".join(models.list_models()) + "\n\ndatasets: " + ", ".join(list_datasets()) +
             ", or the path of a folder with one sub-folder of images per class\n\nrecipes: " + ", ".join(RECIPES))
+
+
+def _family_optimisers() -> str:
+    """What ``--optimizer`` defaults to, read from the very tables training uses."""
+    from workbench.core.train.config import BN_DEFAULTS, FAMILY_DEFAULTS
+
+    said = [f"{family} {d['optimizer']} at lr {d['lr']:g}" for family, d in FAMILY_DEFAULTS.items()]
+    return ", ".join(said) + f", every other family {BN_DEFAULTS['optimizer']} at lr {BN_DEFAULTS['lr']:g}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt = train.add_argument_group("optimisation (unset values come from the recipe, then the model family)")
     opt.add_argument("--epochs", type=_positive_int, default=None, help="default 10, or the recipe's")
     opt.add_argument("--batch-size", type=_positive_int, default=None, help="per process; default 32")
-    opt.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default by family: SGD for batch-normalised "
-                     "and plain deep nets, Adam for LeNet")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                     help="default by family (`cnn-workbench recipes` lists them): " + _family_optimisers())
     opt.add_argument("--lr", type=_float_in(0, low_open=True), default=None, help="learning rate")
     opt.add_argument("--momentum", type=_float_in(0, 1), default=None, help="SGD momentum, default 0.9")
     opt.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (SGD)")

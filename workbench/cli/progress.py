@@ -7,6 +7,7 @@ import shutil
 import sys
 from typing import TextIO
 
+from workbench.core.errors import counted
 from workbench.core.events import DataProgress, Notice
 from workbench.core.train import Callback
 
@@ -57,7 +58,7 @@ class ProgressBar(Callback):
         self._print(f"Training {cfg['model']} on {cfg['dataset']} ({event.num_params:,} parameters, input "
                     f"{'x'.join(map(str, event.input_size))}) on {event.device}{resumed}\n"
                     f"{cfg['optimizer']} lr {cfg['lr']:g}, {cfg['schedule']} schedule, batch {cfg['batch_size']}, "
-                    f"{cfg['epochs']} epochs{', recipe ' + cfg['recipe'] if cfg.get('recipe') else ''}\n"
+                    f"{counted(cfg['epochs'], 'epoch')}{', recipe ' + cfg['recipe'] if cfg.get('recipe') else ''}\n"
                     f"Run folder: {event.run_dir}")
 
     def on_batch_end(self, trainer, event) -> None:

@@ -7,7 +7,7 @@ imports nothing of the app, so every layer can use it."""
 
 from __future__ import annotations
 
-__all__ = ["DiskFullError", "OOM_TEXT", "TrainingFault", "UserError", "human_bytes", "user_message"]
+__all__ = ["DiskFullError", "OOM_TEXT", "TrainingFault", "UserError", "counted", "human_bytes", "user_message"]
 
 
 class UserError(Exception):
@@ -23,6 +23,11 @@ class DiskFullError(UserError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "Disk full"
+
+
+def counted(n: int, word: str, many: str | None = None) -> str:
+    """``1 epoch``, ``2 epochs``; ``many`` for an irregular plural."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def human_bytes(n: float) -> str:

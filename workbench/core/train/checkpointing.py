@@ -23,7 +23,7 @@ import torch
 
 from .. import paths
 from ..data.decode import MAX_IMAGE_SIZE
-from ..errors import UserError
+from ..errors import UserError, counted
 from .callbacks import Callback
 
 FORMAT = "cnn-workbench/1"
@@ -115,13 +115,14 @@ def _check_shape(payload: dict, name: str) -> None:
     if not (isinstance(size, (list, tuple)) and len(size) == 3 and all(isinstance(v, int) for v in size)):
         raise CheckpointError(f"{name} states an input size that is not three whole numbers: {str(size)[:60]}")
     if size[0] not in (1, 3) or not all(1 <= v <= MAX_IMAGE_SIZE for v in size[1:]):
-        raise CheckpointError(f"{name} claims an input of {size[1]}x{size[2]} with {size[0]} channels; this app "
-                              f"takes 1 or 3 channels and at most {MAX_IMAGE_SIZE}x{MAX_IMAGE_SIZE}: the file is "
-                              f"damaged or not for this app.")
+        raise CheckpointError(f"{name} claims an input of {size[1]}x{size[2]} with {counted(size[0], 'channel')}; "
+                              f"this app takes 1 or 3 channels and at most {MAX_IMAGE_SIZE}x{MAX_IMAGE_SIZE}: the "
+                              f"file is damaged or not for this app.")
     classes, count = payload["classes"], payload["num_classes"]
     if not (isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes)) or \
             not isinstance(count, int) or count != len(classes) or count < 1:
-        raise CheckpointError(f"{name} lists its classes wrongly ({count!r} classes, {len(classes) if isinstance(classes, (list, tuple)) else 'no'} names)")
+        names = len(classes) if isinstance(classes, (list, tuple)) else "no"
+        raise CheckpointError(f"{name} lists its classes wrongly ({count!r} classes, {names} names)")
 
 
 def _looks_like_zip_start(path: Path) -> bool:
@@ -138,7 +139,7 @@ def check_compatible(payload: dict, *, model: str | None = None, num_classes: in
     if num_classes is not None and payload["num_classes"] != num_classes:
         problems.append(f"it has {payload['num_classes']} classes, not {num_classes}")
     if in_channels is not None and payload["in_channels"] != in_channels:
-        problems.append(f"it takes {payload['in_channels']} channels, not {in_channels}")
+        problems.append(f"it takes {counted(payload['in_channels'], 'channel')}, not {in_channels}")
     if input_size is not None and list(payload["input_size"]) != list(input_size):
         problems.append(f"it takes input {'x'.join(map(str, payload['input_size']))}, "
                         f"not {'x'.join(map(str, input_size))}")

@@ -9,7 +9,7 @@ import math
 import time
 
 from ..data.identity import DataChangedError, describe, differences
-from ..errors import TrainingFault
+from ..errors import TrainingFault, counted
 from ..events import Notice
 from ..runs import RunFileError, RunFolderError, RunStore, check_run_folder, read_json, regular_file
 from .checkpointing import CheckpointError, check_compatible, load_checkpoint, load_weights, set_rng_state
@@ -33,7 +33,8 @@ def prepare(trainer) -> None:
     if trainer._resume_epochs is not None:
         config.epochs = trainer._resume_epochs
     if payload["epoch"] >= config.epochs:
-        raise TrainingFault(f"{run_dir.name} has already trained {payload['epoch']} of {config.epochs} epochs: "
+        raise TrainingFault(f"{run_dir.name} has already trained {payload['epoch']} of "
+                            f"{counted(config.epochs, 'epoch')}: "
                             f"pass --epochs with more than {payload['epoch']} to go on.")
     check_compatible(payload, model=config.model, num_classes=len(saved.get("classes", [])) or None,
                      input_size=saved.get("input_size"), name="last.pt")
@@ -94,8 +95,8 @@ def restore(trainer, payload: dict) -> None:
     trainer.global_step = payload["global_step"]
     if trainer._best_lost:  # nothing to test with unless an epoch from now on becomes the best
         trainer.saver.best_acc, trainer.saver.best_loss, trainer.saver.best_epoch = -1.0, math.inf, 0
-        trainer._emit(Notice(f"The run's best checkpoint cannot be used ({trainer._best_lost}): the best is chosen anew "
-                          f"from epoch {trainer.start_epoch} on, and the test uses it."))
+        trainer._emit(Notice(f"The run's best checkpoint cannot be used ({trainer._best_lost}): the best is chosen "
+                             f"anew from epoch {trainer.start_epoch} on, and the test uses it."))
 
 
 def failed_summary(trainer, failure: dict) -> dict:

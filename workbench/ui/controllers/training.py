@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from workbench.core.errors import counted
 from workbench.core.train import TrainConfig
 
 from ..worker import TrainingWorker
@@ -125,7 +126,7 @@ class TrainingController(QObject):
         done = run.metrics[-1]["epoch"] if run.metrics else 0
         extend = epochs_asked if epochs_asked > planned else None
         if done >= planned and extend is None:
-            return {}, f"{run.name} finished its {planned} epochs: set Epochs above {planned} to train it further."
+            return {}, f"{run.name} finished its {counted(planned, 'epoch')}: set Epochs above {planned} to train it further."
         return {"epochs": extend or planned, "extend": extend}, ""
 
     def start_queue(self, runs: list[tuple[TrainConfig, object]]) -> None:

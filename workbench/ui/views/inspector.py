@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import counted
 from workbench.core.inspect import ModelSummary, tile_maps
 
 from .text import rich, tip
@@ -214,7 +215,7 @@ class FeatureMapView(QWidget):
         self.image.setImage(mosaic.numpy().astype(np.float32), levels=(0.0, 1.0))
         self.view.autoRange(padding=0.02)
         h, w = self.tile_size
-        self.caption.setText(f"<b>{layer}</b>: {self.tile_count} channels of {h}×{w} "
+        self.caption.setText(f"<b>{layer}</b>: {counted(self.tile_count, 'channel')} of {h}×{w} "
                              f"({grid[0]}×{grid[1]} grid)")
 
     def clear_maps(self, message: str) -> None:
