@@ -7,7 +7,7 @@ Imports torch and torchvision only; never Qt, never ``workbench``.
 """
 
 from ._interface import InputResize, WorkbenchModel
-from ._registry import ModelInfo, create_model, get_model_info, list_models, register_model
+from ._registry import ModelInfo, create_model, get_model_info, list_models, natural_key, register_model
 
 # Importing a family module registers its builders.
 from . import (  # noqa: E402,F401
@@ -22,5 +22,6 @@ __all__ = [
     "create_model",
     "get_model_info",
     "list_models",
+    "natural_key",
     "register_model",
 ]

@@ -7,12 +7,13 @@ decorator, duplicate names are refused and ``list_models`` filters with fnmatch.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from torch import nn
 
-__all__ = ["ModelInfo", "register_model", "list_models", "get_model_info", "create_model"]
+__all__ = ["ModelInfo", "register_model", "list_models", "get_model_info", "create_model", "natural_key"]
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,19 @@ def register_model(
     return wrap
 
 
+def natural_key(name: str) -> list:
+    """Sorts names as people read them: the digits in a name compare as numbers."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
 def list_models(
     include: str | Iterable[str] | None = None,
     exclude: str | Iterable[str] | None = None,
     family: str | None = None,
 ) -> list[str]:
-    """Registered names, sorted, optionally filtered by fnmatch patterns or family."""
-    names = sorted(_REGISTRY)
+    """Registered names in natural order (resnet18 before resnet101), optionally filtered by fnmatch
+    patterns or family."""
+    names = sorted(_REGISTRY, key=natural_key)
     if family is not None:
         names = [n for n in names if _REGISTRY[n].family == family]
     if include is not None:

@@ -181,7 +181,7 @@ def test_resume_from_the_cli_trains_more_epochs(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--epochs", "1", "--out", str(out), "--no-tensorboard"]) == 0
     assert main(["train", "--resume", str(out)]) == 1
-    assert "already trained 1 of 1 epochs" in capsys.readouterr().err
+    assert "already trained 1 of 1 epoch:" in capsys.readouterr().err
     assert main(["train", "--resume", str(out), "--epochs", "2"]) == 0
     assert [r["epoch"] for r in RunStore.read_metrics(out)] == [1, 2]
     assert RunStore.read_config(out)["epochs"] == 2

@@ -4,6 +4,7 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
 from reference import hook_output, predictions_by_hand, preprocess_by_hand, split_tensors
@@ -181,7 +182,14 @@ def test_model_picker_groups_every_model_by_family(window, qtbot):
 
     combo = find(window, "modelCombo")
     names = [combo.itemData(i) for i in range(combo.count()) if combo.itemData(i)]
-    assert sorted(names) == models.list_models()
+    assert sorted(names) == sorted(models.list_models()) and len(names) == len(set(names))
+    # natural order (issue #21): the ImageNet ResNets by depth, as the paper's Table 1 lists them
+    assert [n for n in names if n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")] == \
+        ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+    assert models.list_models("resnet1*") == ["resnet18", "resnet101", "resnet110", "resnet152"]
+    combo.setFocus()
+    QTest.keyClicks(combo, "resnet5")  # typing a name selects it
+    assert combo.currentData() in ("resnet50", "resnet56")
     headers = [combo.itemText(i) for i in range(combo.count()) if combo.itemData(i) is None]
     assert {"LeNet", "AlexNet", "VGG", "NIN", "GoogLeNet/Inception", "ResNet", "DenseNet", "ResNeXt", "SENet",
             "WideResNet", "DPN", "FractalNet"} == set(headers)

@@ -138,3 +138,26 @@ def test_a_stopped_run_is_evaluated_from_the_runs_view(window, qtbot, tmp_path, 
     settle(qtbot, window)
     table = window.runs_view.table
     assert table.item(0, 9).text() == f"{shown.args[0]['accuracy']:.4f}"  # the test column filled in
+
+
+def test_confusion_cell_thumbnails_are_named_by_their_files(window, qtbot, tmp_path):
+    """Issue #21: a folder run's cell thumbnails carry their file, not "test image 1"."""
+    from fake_folders import write_photo_folder
+
+    root = write_photo_folder(tmp_path / "pokemon", per_class=14, classes=3)
+    run_dir = tmp_path / "runs" / "folder-run"
+    Trainer(TrainConfig(model="lenet5", dataset=str(root), epochs=1, image_size=32, tensorboard=False), [],
+            run_dir=run_dir).run()
+    with qtbot.waitSignal(window.evaluationShown, timeout=60_000):
+        window.open_run(str(run_dir))
+    settle(qtbot, window)
+    test_files = json.loads((run_dir / "split.json").read_text())["test"]  # the run's own record
+    view = window.evaluation_view
+    t, p = next((t, p) for t, row in enumerate(view.report["matrix"]) for p, n in enumerate(row) if n)
+    view.show_cell(t, p)
+    items = [view.cell_images.item(i) for i in range(view.cell_images.count())]
+    assert items and all(i.toolTip().startswith("<qt>") for i in items)
+    for item in items:
+        file = test_files[item.data(Qt.ItemDataRole.UserRole)]
+        assert item.text() == file.rsplit("/", 1)[-1] and file in item.toolTip()
+    assert "with the best checkpoint (epoch 1)" in view.header.text()

@@ -132,4 +132,6 @@ def confusion_report(predictions: Predictions, classes: list[str], split: str, f
     }
     if n > 10:
         report["top5_accuracy"] = predictions.top5_accuracy
+    if files is not None:  # an image folder: the viewer names every image by its file
+        report["files"] = list(files)
     return report

@@ -311,7 +311,7 @@ class Trainer:
             summary.update(test_acc=test.accuracy, test_loss=test.mean_loss)
             if self.bundle.num_classes > 10:
                 summary["test_top5"] = test.top5_accuracy
-            self._report("test", test)
+            self._report("test", test, checkpoint="best.pt", epoch=best["epoch"])
         summary["seconds"] = round(time.perf_counter() - started, 2)
         return summary
 
@@ -321,9 +321,9 @@ class Trainer:
                                lambda: self.stop_requested, self.autocast(), self.config.channels_last)
         return Predictions.cat(self.ctx.gather(mine)) if self.ctx.active else mine
 
-    def _report(self, split: str, predictions: Predictions) -> None:
+    def _report(self, split: str, predictions: Predictions, **about) -> None:
         files = (self.bundle.split_files or {}).get(split)
-        report = confusion_report(predictions, list(self.bundle.classes), split, files)
+        report = {**confusion_report(predictions, list(self.bundle.classes), split, files), **about}
         self._emit(Evaluated(split, str(self.store.dir / f"{split}_eval.json"), predictions.accuracy, report))
 
     def _train_epoch(self, epoch: int) -> dict:

@@ -154,7 +154,7 @@ class EvaluationView(QWidget):
         self.report, self.images = report, images
         classes = report["classes"]
         line = (f"<b>{html.escape(title)}</b>: test accuracy <b>{report['accuracy']:.4f}</b> on "
-                f"{report['images']:,} images with the best checkpoint")
+                f"{report['images']:,} images with {_checkpoint_words(report)}")
         if report.get("top5_accuracy") is not None:
             line += f" (top-5 {report['top5_accuracy']:.4f})"
         self.header.setText(line + (f"<br><span style='color:#555'>{html.escape(note)}</span>" if note else ""))
@@ -183,7 +183,8 @@ class EvaluationView(QWidget):
         files = self.report.get("files")
         self.cell_images.clear()
         for index in indices[:MAX_THUMBNAILS]:
-            self._add_thumbnail(self.cell_images, index, f"#{index}", files[index] if files else None)
+            file = files[index] if files and index < len(files) else None
+            self._add_thumbnail(self.cell_images, index, file.rsplit("/", 1)[-1] if file else f"#{index}", file)
         more = f" (first {MAX_THUMBNAILS} shown)" if len(indices) > MAX_THUMBNAILS else ""
         self.cell_caption.setText(f"<b>{len(indices)}</b> image(s) of <b>{html.escape(classes[true])}</b> predicted "
                                   f"as <b>{html.escape(classes[predicted])}</b>{more}")
@@ -203,6 +204,13 @@ class EvaluationView(QWidget):
             except Exception as exc:  # noqa: BLE001 - a missing image leaves a text entry, not a crash
                 item.setToolTip(tip(f"{file or f'test image {index}'}: {exc}"))
         view.addItem(item)
+
+
+def _checkpoint_words(report: dict) -> str:
+    """Which weights the report is of: training's own test uses the best checkpoint."""
+    name = report.get("checkpoint", "best.pt")
+    epoch = f" (epoch {report['epoch']})" if report.get("epoch") else ""
+    return ("the best checkpoint" if name == "best.pt" else name) + epoch
 
 
 def _fraction(value) -> str:

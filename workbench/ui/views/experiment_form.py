@@ -256,8 +256,8 @@ class ExperimentForm(QWidget):
             header = self.model_combo.model().item(self.model_combo.count() - 1)
             header.setEnabled(False)
             header.setFont(bold)
-            for info in sorted(infos, key=lambda i: (i.year, i.name)):
-                self.model_combo.addItem(f"    {info.name}", info.name)
+            for info in sorted(infos, key=lambda i: (i.year, models.natural_key(i.name))):
+                self.model_combo.addItem(info.name, info.name)  # no padding: typing a name selects it
                 _tip(self.model_combo, info.idea)
         self.model_combo.setCurrentIndex(self.model_combo.findData("lenet5"))
         for name in list_datasets():
