@@ -20,7 +20,9 @@ def n_params(module: nn.Module) -> int:
 
 def test_registry_lists_and_filters():
     assert {"lenet5", "resnet18"} <= set(ALL)
-    assert ALL == sorted(ALL)
+    assert sorted(ALL) == sorted(set(ALL))  # each once
+    by_depth = [n for n in ALL if n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")]
+    assert by_depth == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]  # natural order
     assert models.list_models("resnet*") == [n for n in ALL if n.startswith("resnet")]
     assert "lenet5" not in models.list_models(exclude="lenet*")
     assert models.list_models(family="LeNet")[0].startswith("lenet")
