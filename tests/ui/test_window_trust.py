@@ -161,3 +161,31 @@ def test_confusion_cell_thumbnails_are_named_by_their_files(window, qtbot, tmp_p
         file = test_files[item.data(Qt.ItemDataRole.UserRole)]
         assert item.text() == file.rsplit("/", 1)[-1] and file in item.toolTip()
     assert "with the best checkpoint (epoch 1)" in view.header.text()
+
+
+def test_the_runs_table_fits_at_1280_pixels_and_tells_how_each_run_started(window, qtbot, tmp_path, small_digits):
+    """Issue #21: best val and test were off-screen; nothing told a transfer run from a new one."""
+    from workbench.ui.views.runs_view import COLUMNS
+
+    root = tmp_path / "runs"
+    for name, pretrained, transfer in (("a", False, "finetune"), ("b", True, "finetune"), ("c", True, "extract")):
+        Trainer(TrainConfig(epochs=1, tensorboard=False), [], run_dir=root / name, bundle=small_digits).run()
+        config = json.loads((root / name / "config.json").read_text())
+        config.update(pretrained=pretrained, transfer=transfer)  # as a transfer run records itself
+        (root / name / "config.json").write_text(json.dumps(config))
+    window.resize(1280, 800)
+    window.centre_tabs.setCurrentWidget(window.runs_view)
+    with qtbot.waitSignal(window.runsShown, timeout=30_000):
+        window.runs.refresh()
+    table, view = window.runs_view.table, window.runs_view
+    qtbot.waitUntil(lambda: table.viewport().width() > 300)
+    header = table.horizontalHeader()
+    shown = view.visible_columns()
+    assert {"name", "model", "status", "best val", "test", "start"} <= set(shown)
+    for c, name in enumerate(COLUMNS):
+        if name in shown:
+            assert header.sectionViewportPosition(c) + header.sectionSize(c) <= table.viewport().width(), name
+    start = {table.item(r, 0).text(): table.item(r, COLUMNS.index("start")).text() for r in range(3)}
+    assert start == {"a": "scratch", "b": "fine-tuned", "c": "features"}
+    view.set_column_visible("params", True)  # what the header's menu does
+    assert "params" in view.visible_columns() and table.columnWidth(COLUMNS.index("params")) > 0

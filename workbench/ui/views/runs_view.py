@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QMenu,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -29,7 +30,13 @@ from workbench.core.inspect import human_count
 from .training_plots import make_plot
 from .text import rich, tip
 
-COLUMNS = ["name", "model", "dataset", "status", "epochs", "params", "MACs", "img/s", "best val", "test", "recipe"]
+COLUMNS = ["name", "model", "dataset", "status", "epochs", "params", "MACs", "img/s", "best val", "test", "recipe",
+           "start"]
+HIDDEN_AT_FIRST = ("dataset", "epochs", "params", "MACs", "img/s", "recipe")
+"""Shown when chosen (right-click the header): the rest fits the runs tab of a 1,280-pixel window
+(a run's default name already holds its dataset)."""
+NAME_WIDTH = 150
+"""Run names start with the date and end with the model: longer ones are cut in the middle."""
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 
 
@@ -55,7 +62,16 @@ def row_values(row: dict) -> list[str]:
         _number(summary.get("best_val_acc") if summary else max((m.get("val_acc") or 0 for m in row["metrics"]), default=None)),
         _number(summary.get("test_acc")),
         str(config.get("recipe") or "family defaults"),
+        start_words(config),
     ]
+
+
+def start_words(config: dict) -> str:
+    """How the run began: from scratch, or from ImageNet weights, fine-tuned or as a frozen feature
+    extractor (the header's tooltip says so)."""
+    if not config.get("pretrained"):
+        return "scratch"
+    return "features" if config.get("transfer") == "extract" else "fine-tuned"
 
 
 class NumericItem(QTableWidgetItem):
@@ -96,6 +112,16 @@ class RunsView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setSortingEnabled(True)
         self.table.sortItems(0, Qt.SortOrder.DescendingOrder)  # names start with the date: newest first
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.table.horizontalHeader()
+        header.setMaximumSectionSize(NAME_WIDTH)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._choose_columns)
+        self.table.horizontalHeaderItem(COLUMNS.index("start")).setToolTip(
+            "scratch: random initial weights; fine-tuned: ImageNet weights, every layer trained; features: ImageNet "
+            "weights frozen, a new head trained")
+        for name in HIDDEN_AT_FIRST:
+            self.set_column_visible(name, False)
         self.table.setToolTip("Double-click a name to rename the run; select several runs to compare them")
         self.rows: list[dict] = []
         self._filling = False
@@ -171,6 +197,21 @@ class RunsView(QWidget):
         self.degradation_button.clicked.connect(self.degradationRequested)
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.itemDoubleClicked.connect(self._on_double_click)
+
+    def set_column_visible(self, name: str, visible: bool) -> None:
+        self.table.setColumnHidden(COLUMNS.index(name), not visible)
+
+    def visible_columns(self) -> list[str]:
+        return [c for i, c in enumerate(COLUMNS) if not self.table.isColumnHidden(i)]
+
+    def _choose_columns(self, pos) -> None:
+        menu = QMenu(self)
+        for i, name in enumerate(COLUMNS[1:], start=1):  # the name always shows
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(not self.table.isColumnHidden(i))
+            action.toggled.connect(lambda on, name=name: self.set_column_visible(name, on))
+        menu.exec(self.table.horizontalHeader().mapToGlobal(pos))
 
     # -- rows ----------------------------------------------------------------------------------
     def show_runs(self, rows: list[dict]) -> None:
