@@ -47,7 +47,7 @@ def evaluate_run(run_dir: str | Path, which: str = "best", device: str = "auto",
     payload = load_checkpoint(path)
     config = TrainConfig.from_dict(record.config)
     target = devices.pick_device(device)
-    predictor = Predictor.from_checkpoint(path, device=str(target))
+    predictor = Predictor.from_payload(payload, device=str(target))
     size = int(payload["native_size"][0]) if payload.get("crop") else None
     bundle = load_dataset(config.dataset, root=config.data_root, download=False, image_size=size,
                           split=tuple(config.split), split_seed=config.split_seed, split_method=config.split_method,

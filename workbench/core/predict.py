@@ -56,7 +56,11 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, run_or_file: str | Path, which: str = "best", device: str = "cpu") -> "Predictor":
         """The network of a run's checkpoint (``weights_only`` loading, checksum checked)."""
-        payload = load_checkpoint(checkpoint_of(run_or_file, which))
+        return cls.from_payload(load_checkpoint(checkpoint_of(run_or_file, which)), device)
+
+    @classmethod
+    def from_payload(cls, payload: dict, device: str = "cpu") -> "Predictor":
+        """The network of a checkpoint already read (with ``load_checkpoint``)."""
         with seeded():  # building draws initial weights: never from the stream a run may be using
             model = build_from_checkpoint(payload)
         native = tuple(payload.get("native_size") or payload["input_size"][1:])

@@ -347,18 +347,24 @@ class Run:
             return {}
         return checked(data, types, name, problems)
 
+    def _metrics(self, problems: list[str]) -> list[dict]:
+        """The epoch rows of ``metrics.csv`` (those before any damage)."""
+        try:
+            rows = read_csv(self.dir / "metrics.csv")
+        except RunFileError as exc:
+            problems.append(str(exc))
+            rows = exc.rows
+        except (UserError, OSError) as exc:
+            problems.append(str(exc))
+            rows = []
+        return [m for m in rows if isinstance(m.get("epoch"), int)]
+
     def read(self) -> RunRecord:
         record = RunRecord(self.dir)
         try:
             record.config = self._json("config.json", CONFIG_TYPES, record.problems)
             record.summary = self._json("summary.json", SUMMARY_TYPES, record.problems)
-            try:
-                record.metrics = [m for m in read_csv(self.dir / "metrics.csv") if isinstance(m.get("epoch"), int)]
-            except RunFileError as exc:
-                record.problems.append(str(exc))
-                record.metrics = [m for m in exc.rows if isinstance(m.get("epoch"), int)]
-            except (UserError, OSError) as exc:
-                record.problems.append(str(exc))
+            record.metrics = self._metrics(record.problems)
         except Exception as exc:  # noqa: BLE001 - whatever else is wrong, it is this run's row
             record.problems.append(f"cannot be read: {exc}")
         return record
@@ -373,7 +379,7 @@ class Run:
 
     @property
     def metrics(self) -> list[dict]:
-        return self.read().metrics
+        return self._metrics([])
 
     def dataset_record(self) -> dict | None:
         """``dataset.json``: the data the run started with (``None`` for a run from before it)."""

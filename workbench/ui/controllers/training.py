@@ -122,8 +122,8 @@ class TrainingController(QObject):
         from workbench.core.runs import Run
 
         run = Run(Path(run_dir))
-        planned = run.config.get("epochs") or 0
-        done = run.metrics[-1]["epoch"] if run.metrics else 0
+        planned, metrics = run.config.get("epochs") or 0, run.metrics
+        done = metrics[-1]["epoch"] if metrics else 0
         extend = epochs_asked if epochs_asked > planned else None
         if done >= planned and extend is None:
             return {}, f"{run.name} finished its {counted(planned, 'epoch')}: set Epochs above {planned} to train it further."

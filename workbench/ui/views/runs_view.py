@@ -49,7 +49,7 @@ def row_values(row: dict) -> list[str]:
     status = summary.get("status") or ("running or interrupted" if row["metrics"] else "not started")
     if row.get("problems"):  # the file names here, the whole story in the tooltip
         files = dict.fromkeys(re.findall(r"\b[\w.-]+\.(?:json|csv|pt)\b", " ".join(row["problems"])))
-        status = f"damaged ({', '.join(files) or 'unreadable'}): hover for why"
+        status = f"damaged ({', '.join(files) or 'unreadable'})"  # why: in the tooltip
     epochs = summary.get("epochs") or (row["metrics"][-1]["epoch"] if row["metrics"] else 0)
     planned = config.get("epochs")
     dataset = str(config.get("dataset", ""))
