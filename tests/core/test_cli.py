@@ -26,8 +26,9 @@ def test_train_failure_exits_non_zero(tmp_path, capsys):
 
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
-    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert listed == models.list_models()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["model", "family", "year"] and set(lines[1].strip()) == {"─"}  # header, rule
+    assert [line.split()[0] for line in lines[2:]] == models.list_models()
 
 
 def test_summary_prints_totals(capsys):

@@ -351,6 +351,9 @@ def test_the_window_is_on_screen_before_torch_loads(tmp_path):
     lines = [line.split() for line in done.stdout.splitlines()]
     assert [line[0] for line in lines] == ["shown", "ready"]
     assert lines[0][2] == "torch-loaded=False"  # on screen while torch is still to come
+    models_listed = int(lines[0][3].split("=")[1])
+    assert models_listed >= 46 + 11  # the real form: the whole zoo (46 models, 11+ family headers) before torch
+    assert lines[0][4] == "start-enabled=False" and lines[1][2] == "start-enabled=True"  # Start waits for torch
     assert float(lines[0][1]) < float(lines[1][1])
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .progress import ProgressBar
+from .tables import print_table
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -34,11 +35,8 @@ def cmd_models(args: argparse.Namespace) -> int:
               f"`cnn-workbench models` for the whole zoo", file=sys.stderr)
         return 1
     infos = [models.get_model_info(name) for name in names]
-    name_width = max(len(i.name) for i in infos)
-    family_width = max(len(i.family) for i in infos)
-    for info in infos:
-        size = "x".join(map(str, info.input_size))
-        print(f"{info.name.ljust(name_width)}  {info.family.ljust(family_width)}  {info.year}  {size:<9}  {info.paper}")
+    print_table(["model", "family", "year", "paper's input", "paper"],
+                [(i.name, i.family, i.year, "x".join(map(str, i.input_size)), i.paper) for i in infos])
     return 0
 
 
@@ -58,17 +56,32 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     import models
 
-    from workbench.core.inspect import format_summary, summarize
+    from workbench.core.inspect import human_count, summarize
 
     channels = args.input[0]
     try:
         model = models.create_model(args.model, num_classes=args.classes, in_channels=channels, input_size=args.input)
-        table = format_summary(summarize(model, args.input), max_depth=args.depth)
+        summary = summarize(model, args.input)
     except RuntimeError as exc:  # an input too small for the network's downsampling
         print(f"error: {args.model} cannot take input {'x'.join(map(str, args.input))}: {str(exc).splitlines()[0]}",
               file=sys.stderr)
         return 1
-    print(table)
+    rows = []
+    for info in summary.layers:
+        if args.depth is None or info.depth <= args.depth:  # nested layers: their last name, indented
+            rows.append(("  " * (info.depth - 1) + info.name.rsplit(".", 1)[-1], info.type,
+                         "×".join(map(str, info.output_shape)) if info.output_shape else "-",
+                         f"{info.params:,}", f"{info.macs:,}"))
+    print(f"{summary.model}  input {'x'.join(map(str, summary.input_shape))}")
+    print_table(["Layer", "Type", "Output shape", "Params", "Mult-adds"], rows, right=(3, 4))
+    print(f"Total params: {summary.total_params:,}\nTrainable params: {summary.trainable_params:,}\n"
+          f"Total mult-adds: {summary.total_macs:,} ({human_count(summary.total_macs)})")
+    if summary.stem_info:
+        print(f"Stem: {summary.stem_info}")
+    idle = [info for info in summary.layers if info.depth == 1 and info.output_shape is None and info.params]
+    if idle:
+        print(f"Not run at inference (training-only heads): {', '.join(i.name for i in idle)}, "
+              f"{sum(i.params for i in idle):,} params")
     return 0
 
 
@@ -196,9 +209,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"test accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f} on {report['images']} "
           f"{'image' if report['images'] == 1 else 'images'} ({report['checkpoint']}{epoch}) "
           f"-> {Path(args.run) / 'test_eval.json'}")
-    width = max(len(c["class"]) for c in report["per_class"])
-    for c in report["per_class"]:
-        recall = "n/a" if c["recall"] is None else f"{c['recall']:.3f}"
-        precision = "n/a" if c["precision"] is None else f"{c['precision']:.3f}"
-        print(f"  {c['class'].ljust(width)}  {c['support']:>5} images  recall {recall}  precision {precision}")
+    figure = lambda value: "n/a" if value is None else f"{value:.3f}"  # noqa: E731
+    print_table(["class", "images", "recall", "precision"],
+                [(c["class"], c["support"], figure(c["recall"]), figure(c["precision"])) for c in report["per_class"]],
+                right=(1, 2, 3), indent=2)
     return 0

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 
-from workbench.core.data.augment import PRESETS
+from workbench.core.data.choices import PRESETS
 from workbench.core.errors import counted
 from workbench.core.events import RunFailed
 
@@ -152,17 +152,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install_desktop(args: argparse.Namespace) -> int:
+    from .desktop import install
+
+    code, message = install(uninstall=args.uninstall)
+    print(message if code == 0 else f"error: {message}", file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 # -- the parser ---------------------------------------------------------------------------
 DEFAULTS: dict = {}
 
 
 def _epilog() -> str:
-    import models
-
-    from workbench.core.data import list_datasets
+    from workbench.core import catalog
     from workbench.core.train.config import RECIPES
 
-    return ("models: " + ", ".join(models.list_models()) + "\n\ndatasets: " + ", ".join(list_datasets()) +
+    return ("models: " + ", ".join(catalog.model_names()) + "\n\ndatasets: " + ", ".join(catalog.dataset_names()) +
             ", or the path of a folder with one sub-folder of images per class\n\nrecipes: " + ", ".join(RECIPES))
 
 
@@ -175,7 +181,8 @@ def _family_optimisers() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench.core.data import list_datasets
+    """Reads the catalogue, not the registries: ``--help`` answers before torch would have loaded."""
+    from workbench.core import catalog
     from workbench.core.train.config import AMP_MODES, OPTIMIZERS, RECIPES, SCHEDULES
 
     fmt = argparse.RawDescriptionHelpFormatter
@@ -188,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = train.add_argument_group("what to train")
     what.add_argument("--model", default="lenet5", type=_model_name, help="a model of the zoo (listed below)")
     what.add_argument("--dataset", default="digits",
-                      help=f"a built-in dataset ({', '.join(list_datasets())}) or the path of a folder with one "
+                      help=f"a built-in dataset ({', '.join(catalog.dataset_names())}) or the path of a folder with one "
                            f"sub-folder of images per class")
     what.add_argument("--recipe", default=None, choices=list(RECIPES),
                       help="a paper's training recipe; explicit flags override its settings. "
@@ -303,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("recipes", help="the training recipes from the papers, and the defaults by family")
     rec.set_defaults(func=cmd_recipes)
+
+    desktop = sub.add_parser("install-desktop", help="add CNN Workbench to the applications menu (a freedesktop "
+                                                     "launcher entry with its icon, for this user)")
+    desktop.add_argument("--uninstall", action="store_true", help="remove the entry and the icon again")
+    desktop.set_defaults(func=cmd_install_desktop)
 
     summary = sub.add_parser("summary", help="per-layer table: output shapes, parameters, multiply-adds")
     summary.add_argument("model", type=_model_name)

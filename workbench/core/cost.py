@@ -91,13 +91,45 @@ ENGINE_STEPS = 3.0
 epoch took 3.8× the bare estimate, almost all of it per-step cost."""
 
 
-def epoch_seconds(macs: int, images: int, batch_size: int, rate: float, overhead: float) -> float:
-    """Three times the forward multiply-adds of every image at ``rate × EFFICIENCY``, plus the
+def passes(config: TrainConfig) -> int:
+    """Forward-pass equivalents a training image costs: 3 (forward, and a backward of about twice
+    that), or 1 when extracting features (the frozen backbone runs forward only: nothing in it
+    needs a gradient, and the new head's share is negligible). Fine-tuning trains every layer, at a
+    lower rate for the backbone: 3, like a model from scratch."""
+    return 1 if config.pretrained and config.transfer == "extract" else 3
+
+
+def epoch_seconds(macs: int, images: int, batch_size: int, rate: float, overhead: float, passes: int = 3) -> float:
+    """``passes`` times the forward multiply-adds of every image at ``rate × EFFICIENCY``, plus the
     engine's cost per batch. Against measured epochs on a 2-core CPU (digits, batch 32), measured /
     estimated: LeNet-5 0.7 / 0.5 s, ResNet-20 4.3 / 4.7 s, VGG-11-BN 13.5 / 16.5 s, DenseNet-BC-100
     48 / 31 s (networks of many small layers run slower than their arithmetic says)."""
     steps = -(-images // max(1, batch_size))
-    return 3 * macs * images / (rate * EFFICIENCY) + steps * overhead * ENGINE_STEPS
+    return passes * macs * images / (rate * EFFICIENCY) + steps * overhead * ENGINE_STEPS
+
+
+def queue_seconds(configs: list[TrainConfig], rate: float, overhead: float) -> list[tuple[str, int, float]]:
+    """What each run of a queue will take: ``(model, epochs, seconds)``, from the models' multiply-adds
+    at their input size, the recipe's epochs and the sets' training images (``KNOWN_TRAIN_IMAGES``,
+    or the loaded set's)."""
+    import models
+
+    from .data import get_dataset_info
+    from .inspect import count_macs
+    from .train.setup import resolve_input_size
+
+    out = []
+    for config in configs:
+        info = get_dataset_info(config.dataset)
+        images = KNOWN_TRAIN_IMAGES.get(config.dataset) or 1000
+        settings = resolve(config, train_size=images)
+        shape = resolve_input_size(config.model, info, config.input_size, config.pretrained)
+        model = models.create_model(config.model, num_classes=info.num_classes, in_channels=info.in_channels,
+                                    input_size=shape[1:])
+        macs = count_macs(model, shape)
+        seconds = epoch_seconds(macs, images, settings.batch_size, rate, overhead, passes(config)) * settings.epochs
+        out.append((config.model, settings.epochs, seconds))
+    return out
 
 
 def config_problem(config: TrainConfig, train_images: int | None) -> str:

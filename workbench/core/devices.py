@@ -31,3 +31,8 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
+
+
+def choices() -> list[tuple[str, str]]:
+    """What a device picker offers: ``(label, name)``, "auto" first with the device it would pick."""
+    return [(f"auto ({describe(pick_device())})", "auto")] + [(describe(pick_device(n)), n) for n in available_devices()]

@@ -30,6 +30,21 @@ def counted(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
+def human_duration(seconds: float) -> str:
+    """"40 s", "12 min", "2 h 5 min", "3 days 4 h": as precise as an estimate deserves."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{max(1, seconds)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{counted(days, 'day')} {hours} h" if hours else counted(days, "day")
+
+
 def human_bytes(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if abs(n) < 1024 or unit == "TB":

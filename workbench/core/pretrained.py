@@ -83,8 +83,8 @@ def fetch(info: WeightsInfo, progress: Progress | None = None, chunk: int = 1 <<
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise PretrainedError(
             f"Could not download the ImageNet weights for {info.model} ({exc}). Without the internet, copy "
-            f"{info.file_name} (from {info.url}) into {target.parent}, or choose a weights file "
-            f"(--weights FILE)."
+            f"{info.file_name} (from {info.url}) into {target.parent}, or choose the file you have: the "
+            f"form's Weights button in the window, --weights FILE on the command line."
         ) from exc
     if total and len(data) != total:
         raise PretrainedError(f"The download of {info.file_name} stopped at {len(data):,} of {total:,} bytes; try again.")

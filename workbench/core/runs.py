@@ -171,6 +171,19 @@ def claim(folder: str | Path, new: bool) -> RunLock:
     return lock
 
 
+def discard_run(folder: str | Path, remove_folder: bool) -> None:
+    """Delete a run that holds nothing worth keeping: the files and folders in it (links are removed,
+    never followed), then the folder itself when ``remove_folder``."""
+    folder = Path(folder)
+    for entry in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if entry.is_dir() and not entry.is_symlink():
+            entry.rmdir()
+        else:
+            entry.unlink(missing_ok=True)
+    if remove_folder:
+        folder.rmdir()
+
+
 def default_runs_root() -> Path:
     """``$CNN_WORKBENCH_HOME/runs``, else ``~/.cnn-workbench/runs``."""
     return paths.runs_root()

@@ -1,8 +1,9 @@
 """Start the window, or say clearly why it cannot open.
 
-The window is on screen before torch loads: a light start-up window (Qt only) shows at once,
-the workbench's modules (torch, torchvision, pyqtgraph, the zoo) are imported on a background
-thread while it paints, and the full window takes its place when they are in."""
+The form is on screen before torch loads: a start-up window (Qt only) shows the real experiment
+form at once, filled from the catalogue and the saved settings, while the workbench's modules
+(torch, torchvision, pyqtgraph, the zoo) are imported on a background thread; the full window
+then takes its place, adopting the form with whatever was chosen in it, and Start is enabled."""
 
 from __future__ import annotations
 
@@ -82,22 +83,39 @@ def run_app(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr or sys.__stderr__)
         return 1
-    from PySide6.QtCore import Qt, QTimer
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QProgressBar, QVBoxLayout, QWidget
+    from PySide6.QtCore import QByteArray, Qt, QTimer
+    from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QProgressBar, QScrollArea, QSplitter,
+                                   QVBoxLayout, QWidget)
 
     probe = os.environ.get(PROBE) == "1"
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("CNN Workbench")
     app.setOrganizationName("CNN Workbench")
-    loader = _Loader("workbench.ui.main_window")
+    app.setDesktopFileName("cnn-workbench")  # the launcher entry of ``cnn-workbench install-desktop``
+    loader = _Loader("workbench.ui.main_window")  # torch, torchvision, pyqtgraph and the zoo, meanwhile
+    _Loader("workbench.ui.views.plotting")  # pyqtgraph beside torch: a second core is often free
 
+    from . import icon, settings as remembered
+    from .views.experiment_form import ExperimentForm
+
+    app.setWindowIcon(icon.app_icon())
+    saved = remembered.default_settings()
+    form = ExperimentForm()  # the real form, from data that needs no torch: it can be filled in at once
+    form.wait_for_engine()
+    remembered.restore_form(form, saved)
     startup = QMainWindow()
     startup.setWindowTitle("CNN Workbench")
     startup.resize(1400, 880)
+    geometry = saved.value("window/geometry")
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        startup.restoreGeometry(geometry)
+    scroll = QScrollArea(widgetResizable=True, minimumWidth=260, maximumWidth=420)
+    scroll.setWidget(form)
     body = QWidget()
     layout = QVBoxLayout(body)
     layout.addStretch(1)
-    message = QLabel("<h2>CNN Workbench</h2><p>Loading PyTorch and the model zoo…</p>")
+    message = QLabel("<h2>CNN Workbench</h2><p>Loading PyTorch and the model zoo… Choose a model and a "
+                     "dataset meanwhile: Start is ready when it is in.</p>")
     message.setObjectName("startupMessage")
     message.setWordWrap(True)
     message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -106,12 +124,17 @@ def run_app(argv: list[str] | None = None) -> int:
     layout.addWidget(message)
     layout.addWidget(bar, 0, Qt.AlignmentFlag.AlignHCenter)
     layout.addStretch(2)
-    startup.setCentralWidget(body)
+    split = QSplitter()
+    split.addWidget(scroll)
+    split.addWidget(body)
+    split.setSizes([340, 1060])
+    startup.setCentralWidget(split)
     startup.show()
     state = {"window": None}
     if probe:
-        QTimer.singleShot(0, lambda: print(f"shown {_since_start():.3f} torch-loaded={'torch' in sys.modules}",
-                                           flush=True))
+        QTimer.singleShot(0, lambda: print(f"shown {_since_start():.3f} torch-loaded={'torch' in sys.modules} "
+                                           f"models={form.model_combo.count()} "
+                                           f"start-enabled={form.start_button.isEnabled()}", flush=True))
 
     def poll() -> None:
         if not loader.done:
@@ -119,11 +142,11 @@ def run_app(argv: list[str] | None = None) -> int:
         timer.stop()
         if loader.error:
             bar.hide()
-            message.setText(f"<h2>CNN Workbench could not start</h2><p>{loader.error}</p>"
-                            "<p>Reinstall with the README's command, or run <code>cnn-workbench --help</code> "
-                            "to see the command line's view of the problem.</p>")
+            message.setTextFormat(Qt.TextFormat.PlainText)
+            message.setText(f"CNN Workbench could not start\n\n{loader.error}\n\nReinstall with the README's "
+                            "command, or run  cnn-workbench --help  to see the command line's view of the problem.")
             return
-        window = loader.result.MainWindow()
+        window = loader.result.MainWindow(form=form)  # the form moves over with what was chosen in it
         window.setGeometry(startup.geometry())
         window.show()
         startup.close()
@@ -131,7 +154,7 @@ def run_app(argv: list[str] | None = None) -> int:
         if os.environ.get(AUTORUN):
             _autorun(app, window, json.loads(os.environ[AUTORUN]))
         if probe:
-            print(f"ready {_since_start():.3f}", flush=True)
+            print(f"ready {_since_start():.3f} start-enabled={form.start_button.isEnabled()}", flush=True)
             QTimer.singleShot(0, window.close)
             QTimer.singleShot(0, app.quit)
 
@@ -139,12 +162,22 @@ def run_app(argv: list[str] | None = None) -> int:
     timer.setInterval(30)
     timer.timeout.connect(poll)
     timer.start()
-    return app.exec()
+    code = app.exec()
+    # The window has saved its settings and joined the training thread (every run file is closed);
+    # what may still run is a job that only reads, and torch's own teardown, which take seconds.
+    # Leave now, so the process ends within a second of the window.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os._exit(code)
 
 
 def _autorun(app, window, fields: dict) -> None:
-    """Pick ``fields`` in the form once the window is idle, press Start, print the summary at the end."""
+    """Pick ``fields`` in the form once the window is idle, press Start, print the summary at the end.
+    With ``"close_after_steps": N`` it closes the window as a user would after N steps instead, answers
+    the question with "Stop and close" and prints ``closing <s>`` just before the answer."""
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     form = window.form
     state = {"step": "pick"}
@@ -162,11 +195,29 @@ def _autorun(app, window, fields: dict) -> None:
                 if key in fields:
                     spin.setValue(int(fields[key]))
             window.trainingEnded.connect(done)
+            if "close_after_steps" in fields:
+                window.stepShown.connect(close_soon)
             state["step"] = "train"
             form.start_button.click()
 
+    def close_soon(step) -> None:
+        if step.global_step >= int(fields["close_after_steps"]) and state["step"] == "train":
+            state["step"] = "closing"
+            QTimer.singleShot(300, answer)
+            window.close()  # asks: the question's event loop runs ``answer``
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            print(f"closing {_since_start():.3f}", flush=True)
+            next(b for b in box.buttons() if b.text() == "Stop and close").click()
+        else:
+            QTimer.singleShot(100, answer)
+
     def done(summary: dict) -> None:
         print("autorun " + json.dumps(summary), flush=True)
+        if state["step"] == "closing":
+            return  # the window is closing already
         timer.stop()
         QTimer.singleShot(0, window.close)
         QTimer.singleShot(0, app.quit)

@@ -8,8 +8,9 @@
 - ``latency``: a 10 ms QTimer in the UI thread records how late each tick fires while a model
   trains in the window; prints percentiles (goal: p99 ≤ 50 ms).
 - ``plots``: the UI-thread cost of a plot refresh with 100,000 steps against 100.
-- ``startup``: seconds until the window is on screen (``cnn-workbench`` with the start-up probe)
-  against ``python -c "import torch, torchvision"``, alternated; prints the ratio (goal ≤ 0.3).
+- ``startup``: seconds until the experiment form is on screen and usable, and until Start is
+  enabled (``cnn-workbench`` with the start-up probe), against ``python -c "import torch,
+  torchvision"``, alternated; prints the ratios (goals ≤ 0.3 and ≤ 1.05).
 
 Machines are shared and noisy: compare ratios from the same run, not milliseconds."""
 
@@ -193,9 +194,10 @@ def startup(rounds: int) -> float:
             print(f"  round {r + 1}: import torch, torchvision {imports[-1]:.2f} s; window shown {shown[-1]:.2f} s, "
                   f"full workbench {ready[-1]:.2f} s", flush=True)
     ratio = statistics.median(shown) / statistics.median(imports)
-    print(f"startup: window on screen {statistics.median(shown):.2f} s vs import torch, torchvision "
-          f"{statistics.median(imports):.2f} s: {ratio:.2f}x (goal <= 0.3); the full workbench after "
-          f"{statistics.median(ready):.2f} s ({statistics.median(ready) / statistics.median(imports):.2f}x)")
+    print(f"startup: the form on screen and usable {statistics.median(shown):.2f} s vs import torch, torchvision "
+          f"{statistics.median(imports):.2f} s: {ratio:.2f}x (goal <= 0.3); the full workbench with Start enabled "
+          f"after {statistics.median(ready):.2f} s: {statistics.median(ready) / statistics.median(imports):.2f}x "
+          f"(goal <= 1.05)")
     return ratio
 
 

@@ -136,13 +136,14 @@ class JobRunner(QObject):
             latest = [j.what for j in self._pending.values() if self._latest.get(j.key) == j.id]
         return ", ".join(dict.fromkeys(latest))
 
-    def shutdown(self) -> None:
-        """Cancel and drop queued jobs, and wait for the running one (called when the window closes)."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Cancel and drop queued jobs, and wait for the running one unless ``wait`` is false (the window
+        closing: its result would be dropped anyway)."""
         self._closed = True
         with self._lock:
             for job in self._pending.values():
                 job.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
         self._pending.clear()
 
     @Slot(int, int, int, str)
@@ -181,7 +182,8 @@ class JobRunner(QObject):
             outcome, result = self.CANCELLED, 0
         except BaseException as exc:  # noqa: BLE001 - nothing may escape a worker thread
             outcome, result = self.FAILED, _message(exc)
-            traceback.print_exc()
+            if not _handled(exc):  # a bug: its traceback goes to the terminal; a user's error is shown, not printed
+                traceback.print_exc()
         self._delivered.emit(job.id, outcome, 0 if result is None else result)
 
 
@@ -196,6 +198,13 @@ def _job_thread() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):  # not Linux, or not allowed: jobs run at normal priority
         pass
+
+
+def _handled(exc: BaseException) -> bool:
+    """An error the app expects and explains (a bad image, a missing dataset, out of memory)."""
+    from workbench.core.errors import OOM_TEXT, UserError
+
+    return isinstance(exc, (UserError, MemoryError)) or any(text in str(exc) for text in OOM_TEXT)
 
 
 def _message(exc: BaseException) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import QFileDialog, QMainWindow
 from pyqtgraph.util.garbage_collector import GarbageCollector
 
+from workbench.core import devices
 from workbench.core.data import is_folder_dataset
 from workbench.core.runs import default_runs_root
 from workbench.core.threads import limit_this_thread
@@ -24,8 +25,8 @@ from . import settings as remembered  # noqa: I001 - the window's own QSettings 
 from .jobs import JobRunner
 from .state import RunOnShow, Session
 from .views.experiment_form import FOLDER_ENTRY
-from .views.inspector import ExplorerPanel
-from .views.panels import BusyIndicator, CentreTabs, SetupPanel
+from .views.inspector import ExplorerPanel, local_folder
+from .views.panels import BusyIndicator, CentreTabs, SetupPanel, Workspace
 
 
 class MainWindow(QMainWindow):
@@ -39,8 +40,8 @@ class MainWindow(QMainWindow):
     runsShown = Signal(object)  # the rows shown in the runs table
     comparisonShown = Signal(object)  # the rows compared
 
-    def __init__(self, runs_root: str | Path | None = None, settings: QSettings | None = None):
-        super().__init__()
+    def __init__(self, runs_root: str | Path | None = None, settings: QSettings | None = None, form=None):
+        super().__init__()  # ``form``: the one the start-up window showed while torch loaded, already restored
         limit_this_thread(1)  # the UI thread starts no OpenMP team of its own (see core.threads)
         # Cycles are collected on the UI thread only: a Qt wrapper freed in the training thread deadlocks.
         self._collector = GarbageCollector(interval=1.0)
@@ -58,15 +59,17 @@ class MainWindow(QMainWindow):
         self.runs = RunsController(self.runs_root, self.io_jobs, self)
         self.cost = CostController(self.session, self.io_jobs, self)
         self.setAcceptDrops(True)  # a folder dropped anywhere on the window becomes the dataset
-        self._build_ui()
+        self._build_ui(form)
         self._connect()
-        remembered.restore(self)
+        note = remembered.restore(self, form_too=form is None)
+        self.form.engine_ready(devices.choices())
         self.plots.set_epochs(self.form.epochs_spin.value())
         self.on_selection_changed()
+        self.status.say(note)
         self.runs.refresh()
 
-    def _build_ui(self) -> None:
-        self.setup, self.centre_tabs, self.explorer = SetupPanel(), CentreTabs(), ExplorerPanel()
+    def _build_ui(self, form) -> None:
+        self.setup, self.centre_tabs, self.explorer = SetupPanel(form), CentreTabs(), ExplorerPanel()
         self.form, self.model_card, self.status = self.setup.form, self.setup.model_card, self.setup.form.status
         for source, names in ((self.form, "model_combo dataset_combo epochs_spin batch_spin lr_spin optimizer_combo "
                                           "recipe_combo device_combo amp_combo augment_combo transfer_check "
@@ -76,10 +79,7 @@ class MainWindow(QMainWindow):
                               (self.explorer, "drop_zone prediction_view layer_tree feature_map_view image_label")):
             for name in names.split():
                 setattr(self, name, getattr(source, name))
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
-        for widget in (self.setup, self.centre_tabs, self.explorer):
-            self.splitter.addWidget(widget)
-        self.splitter.setSizes([340, 600, 460])
+        self.splitter = Workspace(self.setup, self.centre_tabs, self.explorer)
         self.setCentralWidget(self.splitter)
         self.statusBar().addPermanentWidget(BusyIndicator((self.jobs, self.io_jobs)))
         self.statusBar().showMessage(f"Runs are saved under {self.runs_root}")
@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         form.selectionChanged.connect(self.on_selection_changed)
         form.folderWanted.connect(self._choose_folder)
         form.changed.connect(self._update_cost)
-        form.epochs_spin.valueChanged.connect(self._on_epochs_changed)
+        form.epochs_spin.valueChanged.connect(self.plots.plan)  # the axes span the planned epochs
         form.start_button.clicked.connect(self.start_training)
         form.stop_button.clicked.connect(lambda: (tr.stop(), form.stop_button.setEnabled(False), st.stopping()))
         form.pause_button.toggled.connect(lambda paused: self.training and (tr.pause(paused), form.show_paused(paused),
@@ -97,9 +97,13 @@ class MainWindow(QMainWindow):
         for view in (self.explorer, self.probe_view, self.model_card):
             view.follow(self.session)
         self.session.subscribe(self._on_session)
-        self.explorer.drop_zone.imageDropped.connect(self.classify_file)
-        self.explorer.drop_zone.folderDropped.connect(self.open_folder)
-        self.probe_view.layerChosen.connect(self.inspection.set_probe_layer)
+        for signal, slot in ((self.explorer.drop_zone.imageDropped, self.classify_file),
+                             (self.explorer.drop_zone.folderDropped, self.open_folder),
+                             (self.probe_view.layerChosen, self.inspection.set_probe_layer),
+                             (self.evaluation_view.imageOpened, self.inspection.show_image),
+                             (rv.exportPngRequested, lambda path: runs.message.emit(f"Saved {path}")),
+                             (rv.exportCsvRequested, lambda dirs, path: runs.export_csv(list(dirs), path))):
+            signal.connect(slot)
         self.model.follow(tr, self.datasets)
         self.model.shown.connect(self._on_shown)
         self.model.weightsChanged.connect(self.inspection.refresh)
@@ -127,7 +131,6 @@ class MainWindow(QMainWindow):
         tr.ended.connect(self._on_training_ended)
         tr.starting.connect(lambda text, epochs: (self.plots.clear(epochs), st.begin(text, epochs),
                                                   self.centre_tabs.setCurrentIndex(0), form.set_running(True)))
-        tr.refused.connect(st.show_error)
         runs.runsRead.connect(lambda rows: (rv.show_runs(rows), self.runsShown.emit(rows)))
         runs.comparisonRead.connect(lambda rows: (rv.show_comparison(rows), self.comparisonShown.emit(rows)))
         runs.evaluationRead.connect(lambda run_dir, report, images, note: (
@@ -135,14 +138,13 @@ class MainWindow(QMainWindow):
         runs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         for signal, slot in ((rv.refreshRequested, runs.refresh), (rv.openRequested, self.open_run),
                              (rv.compareRequested, runs.compare), (rv.renameRequested, self.rename_run),
-                             (rv.evaluateRequested, runs.evaluate_run),
-                             (rv.degradationRequested, self.start_degradation)):
+                             (rv.evaluateRequested, runs.evaluate_run), (tr.refused, st.show_error),
+                             (rv.degradationRequested, lambda: self.cost.estimate_degradation(form.config()))):
             signal.connect(slot)
+        self.cost.queueEstimated.connect(lambda runs, device: rv.ask_queue(runs, device) and self.start_degradation())
         rv.resumeRequested.connect(lambda run_dir: tr.resume(run_dir, form.epochs_spin.value()))
         tr.dataChanged.connect(lambda d, text: rv.ask_go_on(text) and tr.resume(d, form.epochs_spin.value(), True))
         rv.deleteRequested.connect(lambda dirs: runs.delete(list(dirs), busy=tr.current_run))
-        rv.exportPngRequested.connect(lambda path: self.statusBar().showMessage(f"Saved {path}", 8000))
-        rv.exportCsvRequested.connect(lambda dirs, path: runs.export_csv(list(dirs), path))
 
     # -- what tests and automation read -----------------------------------------------------------
     bundle = property(lambda self: self.datasets.bundle)
@@ -194,11 +196,6 @@ class MainWindow(QMainWindow):
                                   self.form.input_spin.value() or None)
         remembered.remember_choice(self.settings, name, dataset)
 
-    def _on_epochs_changed(self, epochs: int) -> None:
-        """Before a run the plots' axes already span the planned epochs."""
-        if not self.training and not any(self.plots.point_counts().values()):
-            self.plots.set_epochs(epochs)
-
     def _update_cost(self) -> None:
         self.cost.update(self.config(), self.datasets.bundle)
 
@@ -237,13 +234,13 @@ class MainWindow(QMainWindow):
         self.folderLoaded.emit(bundle)
 
     def dragEnterEvent(self, event) -> None:
-        if _local_folder(event.mimeData()) and not self.training:
+        if local_folder(event.mimeData()) and not self.training:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event) -> None:
-        folder = _local_folder(event.mimeData())
+        folder = local_folder(event.mimeData())
         if folder:
             event.acceptProposedAction()
             self.open_folder(folder)
@@ -284,17 +281,13 @@ class MainWindow(QMainWindow):
 
     # -- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        """Stop a run cleanly (ask the worker to stop, wait for its thread), then the jobs."""
+        """Ask first while a run trains; stop it cleanly (its thread ends), drop the jobs without waiting."""
+        if self.training and not self.status.ask_close():
+            event.ignore()
+            return
         remembered.save(self)
         self.training_controller.close()
         self.datasets.cancel()
-        self.jobs.shutdown()
-        self.io_jobs.shutdown()
+        for runner in (self.jobs, self.io_jobs):
+            runner.shutdown(wait=False)  # they only read, or write atomically: nothing is left half-done
         super().closeEvent(event)
-
-
-def _local_folder(mime) -> str | None:
-    for url in mime.urls() if mime.hasUrls() else []:
-        if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
-            return url.toLocalFile()
-    return None

@@ -17,13 +17,7 @@ from torch.nn import functional as F
 
 __all__ = ["PRESETS", "BatchAugment", "describe"]
 
-PRESETS: dict[str, str] = {
-    "none": "no augmentation",
-    "flip_crop": "random horizontal flip, and a random crop of 87.5–100 % of the image moved by up to 1/8 of its size",
-    "pokemon": "the Pokemon tutorial's: resize to 1.25×, random rotation within ±15°, centre crop",
-    "cifar": "CIFAR's: pad 4 pixels, random crop back to size, random horizontal flip",
-    "color_jitter": "random horizontal flip and brightness, contrast and saturation each within ±40 %",
-}
+from .choices import PRESETS  # noqa: E402 - torch-free, for the form and --help
 
 
 def describe(name: str) -> str:

@@ -19,15 +19,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["DecodeError", "IMAGE_EXTENSIONS", "MAX_IMAGE_SIZE", "decode", "to_tensor", "fit_square"]
 
-MAX_IMAGE_SIZE = 1024
-"""The largest side an image is decoded to or a network takes (the zoo's largest input is 299):
-checked before anything is allocated, for settings and for a checkpoint's stated input."""
+from ..errors import UserError  # noqa: E402
+from .choices import MAX_IMAGE_SIZE  # noqa: E402
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 """What counts as an image file (matched case-insensitively)."""
 
 
-class DecodeError(ValueError):
+class DecodeError(UserError, ValueError):
     """A file that cannot be used as an image; ``reason`` is short enough for a report column."""
 
     def __init__(self, path, reason: str):

@@ -347,11 +347,7 @@ def _describe_changes(previous: dict, scan: FolderScan) -> str:
     return "The folder changed since the last scan: " + "; ".join(parts) + ". The split was made anew."
 
 
-SPLIT_METHODS = ("content", "rank")
-"""``content`` (since issue #20): each image's split follows from its own content hash and the seed,
-so adding, removing or renaming files never moves another. ``rank``: the first way, kept so runs
-made with it resume and evaluate on the same split; images were dealt out by their rank within
-their class, so any change moved others."""
+from .choices import SPLIT_METHODS  # noqa: E402,F401 - where the split is made
 
 
 def _content_draw(seed: int, sha1: str) -> float:

@@ -4,8 +4,8 @@ hooks, so residual, inception and dense blocks need nothing special."""
 
 from .activations import as_maps, feature_maps, grid_shape, layer_maps, tile_maps
 from .hooks import ActivationRecorder, eval_mode, first_tensor, record
-from .summary import LayerInfo, ModelSummary, count_macs, format_summary, human_count, summarize
+from .summary import LayerInfo, ModelSummary, count_macs, human_count, summarize
 
 __all__ = ["ActivationRecorder", "LayerInfo", "ModelSummary", "as_maps", "count_macs", "eval_mode", "feature_maps",
-           "first_tensor", "format_summary", "grid_shape", "human_count", "layer_maps", "record", "summarize",
+           "first_tensor", "grid_shape", "human_count", "layer_maps", "record", "summarize",
            "tile_maps"]

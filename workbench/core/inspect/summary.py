@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .hooks import ActivationRecorder, eval_mode
 
-__all__ = ["LayerInfo", "ModelSummary", "summarize", "count_macs", "format_summary", "human_count"]
+__all__ = ["LayerInfo", "ModelSummary", "summarize", "count_macs", "human_count"]
 
 
 @dataclass
@@ -97,33 +97,3 @@ def human_count(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.2f}{unit}"
     return str(n)
-
-
-def format_summary(summary: ModelSummary, max_depth: int | None = None) -> str:
-    """A per-layer table and the totals, for the terminal."""
-    rows = [("Layer", "Type", "Output shape", "Params", "Mult-adds")]
-    for info in summary.layers:
-        if max_depth is not None and info.depth > max_depth:
-            continue
-        shape = "×".join(map(str, info.output_shape)) if info.output_shape else "-"
-        # Nested layers show their last name, indented under their parent.
-        label = "  " * (info.depth - 1) + info.name.rsplit(".", 1)[-1]
-        rows.append((label, info.type, shape, f"{info.params:,}", f"{info.macs:,}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    line = lambda r: "  ".join(  # noqa: E731
-        c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    rule = "-" * len(line(rows[0]))
-    c, h, w = summary.input_shape
-    out = [f"{summary.model}  input {c}x{h}x{w}", rule, line(rows[0]), rule, *map(line, rows[1:]), rule]
-    out += [
-        f"Total params: {summary.total_params:,}",
-        f"Trainable params: {summary.trainable_params:,}",
-        f"Total mult-adds: {summary.total_macs:,} ({human_count(summary.total_macs)})",
-    ]
-    if summary.stem_info:
-        out.append(f"Stem: {summary.stem_info}")
-    idle = [info for info in summary.layers if info.depth == 1 and info.output_shape is None and info.params]
-    if idle:
-        out.append(f"Not run at inference (training-only heads): {', '.join(i.name for i in idle)}, "
-                   f"{sum(i.params for i in idle):,} params")
-    return "\n".join(out)

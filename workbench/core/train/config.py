@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-import models
+from .. import catalog
 
-from ..data.decode import MAX_IMAGE_SIZE
-from ..data.image_folder import SPLIT_METHODS
+from ..data.choices import MAX_IMAGE_SIZE, PRESETS, SPLIT_METHODS
 from ..errors import UserError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -35,6 +34,8 @@ class Recipe:
     settings: dict
     """TrainConfig fields. ``max_steps`` and ``milestone_steps`` are in iterations, as the
     paper gives them; they become epochs once the training set's size is known."""
+    label: str = ""
+    """A name short enough for a picker ("ResNet, CIFAR (2015)"); ``title`` names the paper's authors."""
 
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
@@ -43,34 +44,34 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "48k iterations, stop at 64k, weight decay 1e-4, momentum 0.9, 4-pixel padding + random crop + flip",
            dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=False, weight_decay=1e-4, batch_size=128,
                 schedule="multistep", milestone_steps=(32000, 48000), gamma=0.1, max_steps=64000, augment="cifar",
-                warmup=0.0, label_smoothing=0.0)),
+                warmup=0.0, label_smoothing=0.0), label="ResNet, CIFAR (2015)"),
     Recipe("he2015-imagenet", "He et al. 2015, ImageNet (torchvision reference)",
            "Sec. 3.4: SGD, batch 256, lr 0.1 divided by 10 every 30 epochs, weight decay 1e-4, momentum 0.9, 90 epochs",
            dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=256, schedule="step",
-                step_size=30, gamma=0.1, epochs=90, augment="flip_crop")),
+                step_size=30, gamma=0.1, epochs=90, augment="flip_crop"), label="ResNet, ImageNet (2015)"),
     Recipe("krizhevsky2012", "Krizhevsky et al. 2012 (AlexNet)",
            "Sec. 5: SGD, batch 128, momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 three times in 90 epochs",
            dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=128, schedule="step",
-                step_size=30, gamma=0.1, epochs=90, augment="flip_crop")),
+                step_size=30, gamma=0.1, epochs=90, augment="flip_crop"), label="AlexNet (2012)"),
     Recipe("simonyan2014", "Simonyan & Zisserman 2014 (VGG)",
            "Sec. 3.1: SGD, batch 256, momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 three times, 74 epochs",
            dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=256, schedule="multistep",
-                milestones=(30.0, 50.0, 65.0), gamma=0.1, epochs=74, augment="flip_crop")),
+                milestones=(30.0, 50.0, 65.0), gamma=0.1, epochs=74, augment="flip_crop"), label="VGG (2014)"),
     Recipe("huang2016-cifar", "Huang et al. 2016, CIFAR (DenseNet)",
            "Sec. 4.2: SGD with Nesterov momentum 0.9, batch 64, lr 0.1 divided by 10 at 50% and 75% of 300 epochs, "
            "weight decay 1e-4",
            dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4, batch_size=64,
-                schedule="multistep", milestones=(150.0, 225.0), gamma=0.1, epochs=300, augment="cifar")),
+                schedule="multistep", milestones=(150.0, 225.0), gamma=0.1, epochs=300, augment="cifar"), label="DenseNet, CIFAR (2016)"),
     Recipe("zagoruyko2016-cifar", "Zagoruyko & Komodakis 2016, CIFAR (WideResNet)",
            "Sec. 3: SGD with Nesterov momentum 0.9, batch 128, lr 0.1 multiplied by 0.2 at epochs 60, 120 and 160 "
            "of 200, weight decay 5e-4",
            dict(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, batch_size=128,
-                schedule="multistep", milestones=(60.0, 120.0, 160.0), gamma=0.2, epochs=200, augment="cifar")),
+                schedule="multistep", milestones=(60.0, 120.0, 160.0), gamma=0.2, epochs=200, augment="cifar"), label="WideResNet, CIFAR (2016)"),
     Recipe("modern-short", "A modern short schedule",
            "Not from one paper: AdamW, one-cycle schedule, label smoothing 0.1, no decay on norms and biases; "
            "a good first try on a small dataset",
            dict(optimizer="adamw", lr=3e-3, weight_decay=0.05, decay_norm_and_bias=False, schedule="onecycle",
-                label_smoothing=0.1)),
+                label_smoothing=0.1), label="Modern short schedule"),
 )}
 
 FAMILY_DEFAULTS: dict[str, dict] = {
@@ -170,8 +171,21 @@ class TrainConfig:
         return cls(**values)
 
 
+def _family(model: str) -> str | None:
+    """The model's family from the catalogue (no torch); a model registered by the user's own code
+    is looked up in the zoo's registry."""
+    if not isinstance(model, str):
+        return None
+    card = catalog.model_card(model)
+    if card is not None:
+        return card.family
+    import models
+
+    return models.get_model_info(model).family if model in models.list_models() else None
+
+
 def family_defaults(model: str) -> dict:
-    return FAMILY_DEFAULTS.get(models.get_model_info(model).family, BN_DEFAULTS)
+    return FAMILY_DEFAULTS.get(_family(model), BN_DEFAULTS)
 
 
 def resolve(config: TrainConfig, train_size: int | None = None) -> TrainConfig:
@@ -201,13 +215,11 @@ def resolve(config: TrainConfig, train_size: int | None = None) -> TrainConfig:
 
 def validate(config: TrainConfig) -> None:
     """Raise ``ConfigError`` naming the first bad value; ``None`` fields pass (they are filled later)."""
-    from ..data.augment import PRESETS
-
     def bad(name, value, want):
         raise ConfigError(f"{name} {value!r} is not valid: {want}")
 
-    if config.model not in models.list_models():
-        close = models.list_models(include=f"*{config.model}*")
+    if _family(config.model) is None:
+        close = [n for n in catalog.model_names() if str(config.model) in n]
         bad("model", config.model, f"expected one of the zoo ({', '.join(close[:8]) or 'see cnn-workbench models'})")
     if config.recipe is not None and config.recipe not in RECIPES:
         bad("recipe", config.recipe, f"expected one of {', '.join(RECIPES)}")

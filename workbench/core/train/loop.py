@@ -32,7 +32,7 @@ from ..evaluate import Predictions, confusion_report, main_output, predict_batch
 from ..events import (DataProgress, EpochEnded, EpochStarted, Evaluated, Notice, RunFailed, RunFinished,
                       RunStarted, StepEnded)
 from ..inspect import count_macs
-from ..runs import RunStore, claim, default_runs_root, new_run_dir
+from ..runs import RunStore, claim, default_runs_root, discard_run, new_run_dir
 from ..threads import RNG_LOCK
 from .callbacks import Callback, as_callback, dispatch
 from . import resume
@@ -130,6 +130,22 @@ class Trainer:
         dispatch(self.callbacks, self, event)
 
     # -- the run -------------------------------------------------------------------------
+    def _nothing_to_keep(self, summary: dict) -> bool:
+        """A new run stopped before its first epoch ended: no weights, no curve, nothing to resume."""
+        return summary.get("status") == "stopped" and not summary.get("epochs") and self._resume is None
+
+    def _discard(self, summary: dict) -> None:
+        """Remove what the run wrote (and its folder when the trainer chose it), so a stopped start leaves no
+        empty run behind; the summary says so (``discarded``)."""
+        for writer in getattr(self, "_writers", []):
+            writer.on_run_end(self, None)  # their files are closed before they go (twice is harmless)
+        if self.ctx.is_main:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            discard_run(self.store.dir, remove_folder=self._run_dir is None)
+        summary.update(discarded=True, note="stopped before the first epoch ended: nothing was kept")
+
     def run(self) -> dict:
         started = time.perf_counter()
         cfg = self.config
@@ -137,7 +153,9 @@ class Trainer:
         try:
             self._prepare()
             summary = self._train(started)
-            if self.ctx.is_main:
+            if self._nothing_to_keep(summary):
+                self._discard(summary)
+            elif self.ctx.is_main:
                 self.store.write_summary(summary)
             self._emit(RunFinished(str(self.store.dir), summary))
         except BaseException as exc:  # every failure becomes an event; the caller keeps running
@@ -250,6 +268,7 @@ class Trainer:
                 self._emit(Notice("TensorBoard is not installed, so no event files are written "
                                   "(pip install 'cnn-workbench[tensorboard]')."))
         # The saver goes last, so last.pt holds every callback's state after this epoch.
+        self._writers = writers
         self.callbacks = writers + self.callbacks + [self.saver]
 
     def data_progress(self, done: int, total: int, what: str) -> None:

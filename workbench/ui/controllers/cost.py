@@ -13,8 +13,9 @@ from ..state import Session
 
 
 class CostController(QObject):
-    costShown = Signal(object, object, object, str)  # macs, training images, seconds per epoch or None, device
+    costShown = Signal(object, object, object, str, int)  # macs, training images, s per epoch or None, device, passes
     problemShown = Signal(str)  # why the settings cannot run ("" when they can)
+    queueEstimated = Signal(object, str)  # [(model, epochs, seconds)] of a queued experiment, the device
 
     def __init__(self, session: Session, jobs: JobRunner, parent=None):
         super().__init__(parent)
@@ -24,6 +25,7 @@ class CostController(QObject):
         self.measuring: set[str] = set()  # devices being measured (once each)
         self.pending: tuple = ()  # the settings to show the cost of once the rate is in
         self.problem = ""
+        self.last_estimate: float | None = None  # seconds per epoch last shown
 
     @staticmethod
     def train_images(bundle, dataset: str | None) -> int | None:
@@ -41,7 +43,7 @@ class CostController(QObject):
         device = devices.pick_device(config.device)
         key = str(device)
         if key not in self.rates:
-            self.costShown.emit(summary.total_macs, images, None, key)
+            self.costShown.emit(summary.total_macs, images, None, key, cost.passes(config))
             if key not in self.measuring:
                 self.measuring.add(key)
                 self.jobs.submit(f"rate:{key}", lambda: cost.measure_rate(device),
@@ -49,8 +51,23 @@ class CostController(QObject):
             self.pending = (config, bundle)  # shown when the rate is in
             return
         rate, overhead = self.rates[key]
-        seconds = cost.epoch_seconds(summary.total_macs, images, config.batch_size, rate, overhead) if images else None
-        self.costShown.emit(summary.total_macs, images, seconds, devices.describe(device))
+        passes = cost.passes(config)
+        seconds = cost.epoch_seconds(summary.total_macs, images, config.batch_size, rate, overhead, passes) \
+            if images else None
+        self.last_estimate = seconds
+        self.costShown.emit(summary.total_macs, images, seconds, devices.describe(device), passes)
+
+    def estimate_degradation(self, form_config) -> None:
+        """The degradation experiment's four runs on the form's device and precision, estimated in a job
+        (the device's rate measured first if need be)."""
+        from .training import degradation_runs
+
+        device = devices.pick_device(form_config.device)
+        known = self.rates.get(str(device))
+        configs = [config for config, _ in degradation_runs(form_config.device, form_config.amp)]
+        self.jobs.submit("queue", lambda: cost.queue_seconds(configs, *(known or cost.measure_rate(device))),
+                         lambda runs: self.queueEstimated.emit(runs, devices.describe(device)), self.problemShown.emit,
+                         what="estimating the experiment")
 
     def _measured(self, key: str, rate) -> None:
         self.rates[key] = rate

@@ -71,6 +71,10 @@ class InspectionController(QObject):
                          lambda result: self._on_looked(result, note, None, layer, probe_only=True),
                          self.failed.emit, what="probe image")
 
+    def show_image(self, image, caption: str) -> None:
+        """An image already decoded as the model's data (a test image from the evaluation view)."""
+        self.session.set(image=image, caption=caption)
+
     def classify_file(self, path: str) -> None:
         """Decode a dropped file as the model on show was trained (an opened run may come from
         another dataset than the one picked); it becomes the session's image."""

@@ -8,10 +8,11 @@ import html
 from typing import Callable
 
 import torch
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QListView,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .inspector import tensor_to_pixmap
-from .text import rich, tip
+from .text import plain, rich, tip
 
 MAX_THUMBNAILS = 120
 ImageSource = Callable[[int], "torch.Tensor"]
@@ -43,8 +44,44 @@ def _thumbnail_list(name: str) -> QListWidget:
     return view
 
 
+HEADER_TEXT = 110
+"""The most pixels a class name takes in the matrix's headers; a longer one is elided (its tooltip has it whole)."""
+
+
+class RotatedHeader(QHeaderView):
+    """Column headers written upwards, so a name as long as "chelsea" fits a narrow column; elided past
+    ``HEADER_TEXT`` pixels, the whole name in the tooltip."""
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+
+    def text_width(self) -> int:
+        model, metrics = self.model(), self.fontMetrics()
+        widths = [metrics.horizontalAdvance(str(model.headerData(i, Qt.Orientation.Horizontal)))
+                  for i in range(self.count())] if model is not None else []
+        return min(HEADER_TEXT, max(widths, default=0))
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self.text_width() + 12)
+
+    def paintSection(self, painter: QPainter, rect: QRect, index: int) -> None:
+        painter.save()
+        super().paintSection(painter, rect, -1)  # the section's frame, without its text
+        painter.restore()
+        text = str(self.model().headerData(index, Qt.Orientation.Horizontal))
+        shown = self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, HEADER_TEXT)
+        painter.save()
+        painter.translate(rect.center().x() + self.fontMetrics().ascent() / 2 - 2, rect.bottom() - 6)
+        painter.rotate(-90)
+        painter.drawText(0, 0, shown)
+        painter.restore()
+
+
 class ConfusionMatrixView(QTableWidget):
-    """Rows are the true classes, columns the predicted ones; a cell's shade is its share of the row."""
+    """Rows are the true classes, columns the predicted ones; a cell's shade is its share of the row.
+    The chosen cell gets a dark frame and keeps its own colour (the highlight would paint it in the
+    diagonal's blue); a new matrix starts with nothing chosen."""
 
     cellChosen = Signal(int, int)
 
@@ -53,8 +90,15 @@ class ConfusionMatrixView(QTableWidget):
         self.setObjectName("confusionMatrixView")
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.setHorizontalHeader(RotatedHeader(self))
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.verticalHeader().setMaximumWidth(HEADER_TEXT + 12)
+        self.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Highlight, QColor(0, 0, 0, 0))
+        palette.setColor(QPalette.ColorRole.HighlightedText, QColor("black"))
+        self.setPalette(palette)
+        self.setStyleSheet("QTableWidget#confusionMatrixView::item:selected { border: 3px solid #222; }")
         self.setToolTip("Rows: true class. Columns: predicted class. Click a cell to see its images.")
         self.matrix: list[list[int]] = []
         self.cellClicked.connect(self.cellChosen)
@@ -62,11 +106,16 @@ class ConfusionMatrixView(QTableWidget):
     def show_matrix(self, classes: list[str], matrix: list[list[int]]) -> None:
         self.matrix = matrix
         n = len(classes)
+        self.clearSelection()
         self.setRowCount(n)
         self.setColumnCount(n)
-        short = [c if len(c) <= 12 else c[:11] + "…" for c in classes]
-        self.setHorizontalHeaderLabels([f"→ {c}" for c in short])
-        self.setVerticalHeaderLabels(short)
+        for i, name in enumerate(classes):
+            for orientation in ("Horizontal", "Vertical"):
+                item = QTableWidgetItem(name)
+                item.setToolTip(tip(f"{'predicted' if orientation == 'Horizontal' else 'true'} class: {name}"))
+                (self.setHorizontalHeaderItem if orientation == "Horizontal" else self.setVerticalHeaderItem)(i, item)
+        self.horizontalHeader().updateGeometry()
+        self.setCurrentCell(-1, -1)
         for t in range(n):
             total = max(1, sum(matrix[t]))
             for p in range(n):
@@ -87,6 +136,10 @@ class ConfusionMatrixView(QTableWidget):
 
 
 class EvaluationView(QWidget):
+    """``imageOpened(image, caption)``: a thumbnail double-clicked, for the explorer to classify and show."""
+
+    imageOpened = Signal(object, str)
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("evaluationView")
@@ -96,7 +149,7 @@ class EvaluationView(QWidget):
         self.per_class = QTableWidget(0, 4, objectName="perClassTable")
         self.per_class.setHorizontalHeaderLabels(["class", "images", "precision", "recall"])
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.per_class.setMinimumWidth(260)
+        self.per_class.setMinimumWidth(200)
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().setVisible(False)
         self.cell_caption = rich(QLabel("Click a cell of the matrix to see the images behind it.",
@@ -105,8 +158,18 @@ class EvaluationView(QWidget):
         self.mistakes_caption = rich(QLabel("<b>Most confidently wrong</b>"))
         self.mistakes = _thumbnail_list("mistakesGallery")
 
+        matrix_box = QWidget(objectName="confusionMatrixBox")  # the matrix with its axis titles
+        grid = QGridLayout(matrix_box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.predicted_title = plain(QLabel("predicted class →", objectName="predictedAxisTitle"))
+        self.true_title = plain(QLabel("true\nclass\n↓", objectName="trueAxisTitle"))
+        self.predicted_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.true_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(self.predicted_title, 0, 1)
+        grid.addWidget(self.true_title, 1, 0)
+        grid.addWidget(self.matrix, 1, 1)
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.matrix)
+        top.addWidget(matrix_box)
         top.addWidget(self.per_class)
         top.setSizes([460, 320])
         cell_box, mistakes_box = QWidget(), QWidget()
@@ -129,6 +192,8 @@ class EvaluationView(QWidget):
         self.report: dict = {}
         self.images: ImageSource | None = None
         self.matrix.cellChosen.connect(self.show_cell)
+        for view in (self.cell_images, self.mistakes):
+            view.itemDoubleClicked.connect(self._open)
 
     def clear(self, message: str) -> None:
         self.report, self.images = {}, None
@@ -189,6 +254,16 @@ class EvaluationView(QWidget):
         self.cell_caption.setText(f"<b>{len(indices)}</b> image(s) of <b>{html.escape(classes[true])}</b> predicted "
                                   f"as <b>{html.escape(classes[predicted])}</b>{more}")
 
+    def _open(self, item: QListWidgetItem) -> None:
+        if self.images is None:
+            return
+        index, file = item.data(Qt.ItemDataRole.UserRole), item.data(Qt.ItemDataRole.UserRole + 1)
+        try:
+            image = self.images(index)
+        except Exception:  # noqa: BLE001 - its tooltip says why already
+            return
+        self.imageOpened.emit(image, file.rsplit("/", 1)[-1] if file else f"test image {index}")
+
     def cell_indices(self) -> list[int]:
         return [item.data(Qt.ItemDataRole.UserRole) for item in
                 (self.cell_images.item(i) for i in range(self.cell_images.count()))]
@@ -196,7 +271,8 @@ class EvaluationView(QWidget):
     def _add_thumbnail(self, view: QListWidget, index: int, text: str, file: str | None) -> None:
         item = QListWidgetItem(text)
         item.setData(Qt.ItemDataRole.UserRole, index)
-        item.setToolTip(tip(file or f"test image {index}"))
+        item.setData(Qt.ItemDataRole.UserRole + 1, file)
+        item.setToolTip(tip(f"{file or f'test image {index}'}\nDouble-click to open it in the explorer"))
         if self.images is not None:
             try:
                 image = self.images(index)

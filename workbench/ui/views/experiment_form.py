@@ -4,6 +4,7 @@ run will cost, and why a combination cannot run, shown in place before Start."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -21,20 +23,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import models
-from workbench.core import devices
-from workbench.core.data.augment import PRESETS
-from workbench.core.data import get_dataset_info, list_datasets
-from workbench.core.train import RECIPES, TrainConfig, resolve
-from workbench.core import pretrained
-from workbench.core.train.config import SCHEDULES
+# Nothing here imports torch: the form is shown, and can be filled in, while torch loads.
+from workbench.core import catalog
+from workbench.core.data.choices import PRESETS
+from workbench.core.train.config import RECIPES, SCHEDULES, TrainConfig, resolve
 
 from .run_status import RunStatusView, clock
 from .text import plain
 
 FOLDER_ENTRY = "__image_folder__"
+TRANSFER_TIP = "Start from torchvision's ImageNet weights and train a new head for your classes"
 SLOW_EPOCH_SECONDS = 600
 """An estimate above this many seconds per epoch gets a warning."""
+
+
+def _has_weights(name: str | None) -> bool:
+    card = catalog.model_card(name) if name else None
+    return card is not None and card.pretrained
 
 
 def _tip(combo: QComboBox, text: str) -> None:
@@ -79,14 +84,12 @@ class ExperimentForm(QWidget):
         self.recipe_combo.addItem("Family defaults", None)
         _tip(self.recipe_combo, "Learning rate and optimiser that train this model family well on small sets")
         for recipe in RECIPES.values():
-            self.recipe_combo.addItem(recipe.title, recipe.name)
-            _tip(self.recipe_combo, recipe.source)
+            self.recipe_combo.addItem(recipe.label or recipe.title, recipe.name)
+            _tip(self.recipe_combo, f"{recipe.title}: {recipe.source}")
         self.recommend_button = QPushButton("Use recommended settings", objectName="recommendButton")
         self.recommend_button.setToolTip("Fill in the recipe's (or the model family's) settings again")
         self.device_combo = QComboBox(objectName="deviceCombo")
-        self.device_combo.addItem(f"auto ({devices.describe(devices.pick_device())})", "auto")
-        for name in devices.available_devices():
-            self.device_combo.addItem(devices.describe(devices.pick_device(name)), name)
+        self.device_combo.addItem("auto", "auto")  # the devices are listed when torch is in (``engine_ready``)
         self.amp_combo = QComboBox(objectName="ampCombo")
         for text, name in (("off (fp32)", "off"), ("bf16", "bf16"), ("fp16 (CUDA)", "fp16")):
             self.amp_combo.addItem(text, name)
@@ -95,12 +98,17 @@ class ExperimentForm(QWidget):
         for name, text in PRESETS.items():
             self.augment_combo.addItem(name.replace("_", " + ") if name == "flip_crop" else name.replace("_", " "), name)
             _tip(self.augment_combo, text)
-        self.transfer_check = QCheckBox("Start from ImageNet weights", objectName="transferCheck")
+        self.transfer_check = QCheckBox("ImageNet weights", objectName="transferCheck")
+        self.transfer_check.setToolTip(TRANSFER_TIP)
         self.transfer_mode_combo = QComboBox(objectName="transferModeCombo", enabled=False)
         self.transfer_mode_combo.addItem("fine-tune all layers", "finetune")
         _tip(self.transfer_mode_combo, "every layer learns; the backbone at a tenth of the head's learning rate")
         self.transfer_mode_combo.addItem("extract features", "extract")
         _tip(self.transfer_mode_combo, "frozen backbone and BatchNorm statistics; only the new head learns")
+        self.weights_file: str | None = None
+        self.weights_button = QPushButton(objectName="weightsButton", enabled=False)
+        self.weights_button.clicked.connect(self.choose_weights)
+        self._show_weights()
         self.cost_label = QLabel(objectName="costLabel", wordWrap=True)
         self.cost_label.setTextFormat(Qt.TextFormat.RichText)
         self.problem_label = plain(QLabel(objectName="validationLabel", wordWrap=True, visible=False))
@@ -119,6 +127,7 @@ class ExperimentForm(QWidget):
         form.addRow("Dataset", self.dataset_combo)
         form.addRow("Transfer", self.transfer_check)
         form.addRow("", self.transfer_mode_combo)
+        form.addRow("", self.weights_button)
         form.addRow("Recipe", self.recipe_combo)
         form.addRow("", self.recommend_button)
         form.addRow("Epochs", self.epochs_spin)
@@ -137,12 +146,16 @@ class ExperimentForm(QWidget):
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
         box = QGroupBox("Experiment")
-        layout = QVBoxLayout(box)
-        layout.addLayout(form)
-        layout.addWidget(self.cost_label)
-        layout.addWidget(self.problem_label)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        QVBoxLayout(box).addLayout(form)
+        # Below the fields, outside what scrolls (``SetupPanel``): the cost, why it cannot run, Start and the
+        # run's status stay in view however small the window.
+        self.footer = QWidget(objectName="formFooter")
+        footer = QVBoxLayout(self.footer)
+        footer.setContentsMargins(6, 4, 6, 4)
+        footer.addWidget(self.cost_label)
+        footer.addWidget(self.problem_label)
+        footer.addLayout(buttons)
+        footer.addWidget(self.status)
         for row in range(form.rowCount()):  # rows keep their height: the window scrolls instead (800×600)
             item = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
             if item is not None and item.widget() is not None:
@@ -155,6 +168,10 @@ class ExperimentForm(QWidget):
         self._populate()
 
         self.transfer_check.toggled.connect(self.transfer_mode_combo.setEnabled)
+        self.transfer_check.toggled.connect(self.weights_button.setEnabled)
+        self.loading_engine = False
+        self.restore_note = ""  # what the settings could not put back (``settings.restore_form``)
+        self._wanted_device: str | None = None
         self._recommended_for: str | None = None
         self._previous_dataset = self.dataset_combo.currentIndex()
         self.model_combo.currentIndexChanged.connect(self._on_model)
@@ -177,8 +194,8 @@ class ExperimentForm(QWidget):
         if name is not None and name != self._recommended_for:
             self._recommended_for = name
             self.apply_recommended()
-        has_weights = bool(name) and pretrained.has_weights(name)
-        self.transfer_check.setToolTip("" if has_weights else f"{name} has no ImageNet weights in torchvision")
+        has_weights = _has_weights(name)
+        self.transfer_check.setToolTip(TRANSFER_TIP if has_weights else f"{name} has no ImageNet weights in torchvision")
         self.transfer_check.setEnabled(has_weights and self.start_button.isEnabled())
         if not has_weights and self.transfer_check.isChecked():
             self.transfer_check.setChecked(False)  # emits selectionChanged itself
@@ -205,7 +222,8 @@ class ExperimentForm(QWidget):
             index = self.dataset_combo.findData(path)
             if index < 0:
                 index = self.dataset_combo.findData(FOLDER_ENTRY) - 1  # above the separator
-                self.dataset_combo.insertItem(index, f"Folder: {path.rstrip('/').rsplit('/', 1)[-1]}", path)
+                name = path.rstrip("/").rsplit("/", 1)[-1]
+                self.dataset_combo.insertItem(index, f"Folder: {name if len(name) <= 16 else name[:15] + '…'}", path)
                 self.dataset_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
             self.dataset_combo.setCurrentIndex(index)
             self._previous_dataset = index
@@ -229,12 +247,14 @@ class ExperimentForm(QWidget):
             self.select(self.recipe_combo, config.get("recipe"))
             self.transfer_check.setChecked(bool(config.get("pretrained")))
             self.select(self.transfer_mode_combo, config.get("transfer") or "finetune")
+            self.set_weights_file(config.get("weights") if isinstance(config.get("weights"), str) else None)
             for spin, key in ((self.epochs_spin, "epochs"), (self.batch_spin, "batch_size"), (self.lr_spin, "lr"),
                               (self.wd_spin, "weight_decay"), (self.smoothing_spin, "label_smoothing"),
                               (self.input_spin, "input_size"), (self.seed_spin, "seed")):
                 value = config.get(key)
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     spin.setValue(type(spin.value())(value))
+            self._wanted_device = config.get("device")  # the devices may not be listed yet (torch loading)
             for combo, key in ((self.optimizer_combo, "optimizer"), (self.schedule_combo, "schedule"),
                                (self.device_combo, "device"), (self.amp_combo, "amp"), (self.augment_combo, "augment")):
                 self.select(combo, config.get(key))
@@ -245,24 +265,25 @@ class ExperimentForm(QWidget):
         self.changed.emit()
 
     def _populate(self) -> None:
-        by_family: dict[str, list[models.ModelInfo]] = {}
-        for name in models.list_models():
-            info = models.get_model_info(name)
-            by_family.setdefault(info.family, []).append(info)
+        """From the catalogue (no torch): the zoo by family, oldest family first, each in natural order."""
+        by_family: dict[str, list[catalog.ModelCard]] = {}
+        for card in catalog.model_cards():  # natural order already: a stable sort by year keeps it
+            by_family.setdefault(card.family, []).append(card)
         bold = QFont()
         bold.setBold(True)
-        for family, infos in sorted(by_family.items(), key=lambda kv: min(i.year for i in kv[1])):
+        for family, cards in sorted(by_family.items(), key=lambda kv: min(c.year for c in kv[1])):
             self.model_combo.addItem(family)
             header = self.model_combo.model().item(self.model_combo.count() - 1)
             header.setEnabled(False)
             header.setFont(bold)
-            for info in sorted(infos, key=lambda i: (i.year, models.natural_key(i.name))):
-                self.model_combo.addItem(info.name, info.name)  # no padding: typing a name selects it
-                _tip(self.model_combo, info.idea)
+            for card in sorted(cards, key=lambda c: c.year):
+                self.model_combo.addItem(card.name, card.name)  # no padding: typing a name selects it
+                _tip(self.model_combo, card.idea)
         self.model_combo.setCurrentIndex(self.model_combo.findData("lenet5"))
-        for name in list_datasets():
-            self.dataset_combo.addItem(get_dataset_info(name).title, name)
-            _tip(self.dataset_combo, get_dataset_info(name).description)
+        for name in catalog.dataset_names():
+            card = catalog.dataset_card(name)
+            self.dataset_combo.addItem(card.title, name)
+            _tip(self.dataset_combo, card.description)
         self.dataset_combo.insertSeparator(self.dataset_combo.count())
         self.dataset_combo.addItem("Image folder…", FOLDER_ENTRY)
 
@@ -309,21 +330,25 @@ class ExperimentForm(QWidget):
             device=self.device_combo.currentData(), amp=self.amp_combo.currentData(),
             augment=self.augment_combo.currentData(), pretrained=self.transfer_check.isChecked(),
             transfer=self.transfer_mode_combo.currentData(), image_size=image_size,
+            weights=self.weights_file if self.transfer_check.isChecked() else None,
         )
 
     def show_problem(self, text: str) -> None:
         self.problem_label.setText(text)
         self.problem_label.setVisible(bool(text))
 
-    def show_cost(self, macs: int | None, train_images: int | None, seconds: float | None, device: str) -> None:
-        """``macs`` per image forward; training costs about three times that (forward and backward)."""
+    def show_cost(self, macs: int | None, train_images: int | None, seconds: float | None, device: str,
+                  passes: int = 3) -> None:
+        """``macs`` per image forward; training costs about three times that (forward and backward), or
+        once (``passes`` 1) when the frozen backbone only extracts features."""
         if not macs:
             self.cost_label.setText("")
             return
         from workbench.core.inspect import human_count
 
         images = f"{train_images:,}" if train_images else "?"
-        text = f"Cost: {human_count(macs)} multiply-adds per image × 3 (forward + backward) × {images} images"
+        how = "3 (forward + backward)" if passes == 3 else "1 (the frozen backbone's forward only)"
+        text = f"Cost: {human_count(macs)} multiply-adds per image × {how} × {images} images"
         if seconds is not None:
             span = f"{max(1, round(seconds))} s" if seconds < 60 else clock(seconds)
             text += f" → about <b>{span}</b> per epoch on {html.escape(device)}"
@@ -332,10 +357,51 @@ class ExperimentForm(QWidget):
                          "input size makes it faster.</span>")
         self.cost_label.setText(text)
 
+    # -- the engine, and a weights file --------------------------------------------------------
+    def wait_for_engine(self) -> None:
+        """Shown while torch loads: everything can be chosen, only Start waits."""
+        self.loading_engine = True
+        self.start_button.setEnabled(False)
+        self.start_button.setText("Start (loading PyTorch…)")
+
+    def engine_ready(self, devices: list[tuple[str, str]]) -> None:
+        """Torch is in: the devices it sees (label, name; the first is "auto") and Start."""
+        wanted = self._wanted_device or self.device_combo.currentData()
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for label, name in devices:
+            self.device_combo.addItem(label, name)
+        self.device_combo.blockSignals(False)
+        self.select(self.device_combo, wanted)
+        self.loading_engine = False
+        self.start_button.setText("Start")
+        self.start_button.setEnabled(True)  # the window locks it again where the settings cannot run
+
+    def choose_weights(self) -> None:
+        start = str(Path(self.weights_file).parent) if self.weights_file else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose an ImageNet weights file for this model", start,
+                                              "PyTorch weights (*.pth *.pt *.bin);;All files (*)")
+        if path:
+            self.set_weights_file(path)
+
+    def set_weights_file(self, path: str | None) -> None:
+        """``None``: torchvision's weights (its cache, else the download)."""
+        self.weights_file = path or None
+        self._show_weights()
+        self.changed.emit()
+
+    def _show_weights(self) -> None:
+        name = Path(self.weights_file).name if self.weights_file else "download"
+        self.weights_button.setText(f"Weights: {name if len(name) <= 20 else name[:19] + '…'}")
+        self.weights_button.setToolTip(f"{self.weights_file}\nClick to choose another file" if self.weights_file else
+                                       "Downloaded once into torchvision's cache; click to use a file you have "
+                                       "instead (offline)")
+
     def lock(self, training: bool, loading: bool, problem: bool) -> None:
-        """Nothing to edit while a run trains or a folder is read; Start waits for settings that can run."""
+        """Nothing to edit while a run trains or a folder is read; Start waits for settings that can run
+        (and for torch)."""
         self.set_running(training or loading)
-        self.start_button.setEnabled(not training and not loading and not problem)
+        self.start_button.setEnabled(not training and not loading and not problem and not self.loading_engine)
         self.stop_button.setEnabled(training)
         self.pause_button.setEnabled(training)
 
@@ -348,9 +414,11 @@ class ExperimentForm(QWidget):
                        self.recommend_button, self.device_combo, self.amp_combo, self.schedule_combo, self.wd_spin,
                        self.smoothing_spin, self.input_spin, self.seed_spin):
             widget.setEnabled(not running)
-        has_weights = bool(self.model_name) and pretrained.has_weights(self.model_name)
+        self.start_button.setEnabled(not running and not self.loading_engine)
+        has_weights = _has_weights(self.model_name)
         self.transfer_check.setEnabled(not running and has_weights)
         self.transfer_mode_combo.setEnabled(not running and self.transfer_check.isChecked())
+        self.weights_button.setEnabled(not running and self.transfer_check.isChecked())
         self.pause_button.setEnabled(running)
         if not running:
             self.pause_button.blockSignals(True)

@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
+from .plotting import pg
 import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QSplitter,
@@ -43,6 +44,14 @@ def tensor_to_pixmap(image: torch.Tensor, size: int) -> QPixmap:
         qimage = QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_RGB888)
     return QPixmap.fromImage(qimage.copy()).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                                                   Qt.TransformationMode.FastTransformation)
+
+
+def local_folder(mime) -> str | None:
+    """The first local folder a drag carries (the window takes a dropped folder as the dataset)."""
+    for url in mime.urls() if mime.hasUrls() else []:
+        if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+            return url.toLocalFile()
+    return None
 
 
 class DropZone(QLabel):
@@ -158,6 +167,9 @@ class LayerTree(QTreeWidget):
         self.setHeaderLabels(self.COLUMNS)
         self.setAlternatingRowColors(True)
         self.setUniformRowHeights(True)
+        for column in range(len(self.COLUMNS)):  # a column follows its contents as branches open: no "c…"
+            self.header().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(False)
 
     def show_summary(self, summary: ModelSummary) -> None:
         self.clear()
@@ -170,8 +182,6 @@ class LayerTree(QTreeWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, info.name)
             item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight)
             items[info.name] = item
-        for column in range(len(self.COLUMNS)):
-            self.resizeColumnToContents(column)
 
     def item_for(self, layer: str) -> QTreeWidgetItem | None:
         found = [it for it in self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)

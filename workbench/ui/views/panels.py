@@ -5,7 +5,7 @@ the centre tabs (training with the probe, dataset health, evaluation, runs) and 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QScrollArea, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
@@ -19,21 +19,48 @@ from .text import plain
 from .training_plots import TrainingPlots
 
 
-class SetupPanel(QScrollArea):
-    """The form and the card; scrolls instead of squeezing the form's rows (800×600)."""
+def form_pane(form, below: QWidget | None = None, parent=None) -> QWidget:
+    """The form's fields (and ``below`` them, the model's card) in a scroll area as wide as the widest field
+    needs, and the form's footer (cost, Start, status) under it, always in view (800×600)."""
+    pane = QWidget(parent, objectName="setupPane")
+    scroll = QScrollArea(objectName="setupScroll", widgetResizable=True)
+    inner = QWidget()
+    layout = QVBoxLayout(inner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(form)
+    if below is not None:
+        layout.addWidget(below, 1)
+    else:
+        layout.addStretch(1)
+    scroll.setWidget(inner)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    bar = scroll.verticalScrollBar().sizeHint().width()
+    width = max(form.sizeHint().width(), form.footer.sizeHint().width()) + bar + 12
+    pane.setMinimumWidth(width)
+    pane.setMaximumWidth(width + 120)
+    outer = QVBoxLayout(pane)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll, 1)
+    outer.addWidget(form.footer)
+    pane.scroll = scroll
+    return pane
 
-    def __init__(self, parent=None):
-        super().__init__(parent, objectName="setupScroll", widgetResizable=True, minimumWidth=260, maximumWidth=420)
-        self.form, self.model_card = ExperimentForm(), ModelCard()
+
+class SetupPanel(QWidget):
+    """The form and the card; scrolls instead of squeezing the form's rows (800×600), with Start below."""
+
+    def __init__(self, form: ExperimentForm | None = None, parent=None):
+        super().__init__(parent)
+        self.form, self.model_card = form or ExperimentForm(), ModelCard()
         card = QGroupBox("About this model")
         QVBoxLayout(card).addWidget(self.model_card)
-        inner = QWidget(minimumWidth=250)
-        layout = QVBoxLayout(inner)
-        layout.addWidget(self.form)
-        layout.addWidget(card, 1)
-        self.setWidget(inner)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        pane = form_pane(self.form, card, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(pane)
+        self.setMinimumWidth(pane.minimumWidth())
+        self.setMaximumWidth(pane.maximumWidth())
 
 
 class CentreTabs(QTabWidget):
@@ -48,6 +75,47 @@ class CentreTabs(QTabWidget):
         for widget, title in ((self.training, "Training"), (self.health_view, "Dataset health"),
                               (self.evaluation_view, "Evaluation"), (self.runs_view, "Runs")):
             self.addTab(widget, title)
+
+
+class Workspace(QSplitter):
+    """The set-up pane, the centre tabs and the explorer side by side; in a window narrower than ``NARROW``
+    pixels (800×600) the explorer becomes the centre's last tab instead, so no pane squeezes its text."""
+
+    NARROW = 1100
+
+    def __init__(self, setup: QWidget, tabs: QTabWidget, explorer: QWidget, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent, objectName="mainSplitter")
+        self.tabs, self.explorer = tabs, explorer
+        for widget in (setup, tabs, explorer):
+            self.addWidget(widget)
+        self.setSizes([setup.minimumWidth(), 600, 460])
+        self.setChildrenCollapsible(False)
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the set-up pane and the tabs allow: below ``NARROW`` the explorer joins the tabs."""
+        hint = super().minimumSizeHint()
+        setup, tabs = self.widget(0), self.tabs
+        width = max(setup.minimumWidth(), setup.minimumSizeHint().width()) + tabs.minimumSizeHint().width()
+        return QSize(width + 2 * self.handleWidth(), hint.height())
+
+    @property
+    def explorer_in_tabs(self) -> bool:
+        return self.tabs.indexOf(self.explorer) >= 0
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._arrange)  # not while Qt lays this splitter out
+
+    def _arrange(self) -> None:
+        narrow = self.width() < self.NARROW
+        if narrow and not self.explorer_in_tabs:
+            self.tabs.addTab(self.explorer, "Explorer")
+        elif not narrow and self.explorer_in_tabs:
+            self.tabs.removeTab(self.tabs.indexOf(self.explorer))
+            self.addWidget(self.explorer)
+            self.explorer.show()
+            sizes = self.sizes()
+            self.setSizes([sizes[0], max(320, sum(sizes) - sizes[0] - 460), 460])
 
 
 class BusyIndicator(QWidget):

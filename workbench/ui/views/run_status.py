@@ -10,7 +10,9 @@ import html
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
+
+from workbench.core.errors import counted
 
 from .text import plain, rich
 
@@ -106,8 +108,12 @@ class RunStatusView(QWidget):
         if summary["status"] == "completed":
             text = (f"Done in {summary['seconds']:.1f} s: best val acc <b>{summary['best_val_acc']:.3f}</b> "
                     f"(epoch {summary['best_epoch']}), test acc <b>{summary['test_acc']:.3f}</b>.")
+        elif summary.get("discarded"):
+            self.status_label.setText("Stopped before the first epoch ended: nothing was kept.")
+            self.progress.setFormat("stopped")
+            return
         else:
-            text = f"Stopped after {summary['epochs']} epoch(s)."
+            text = f"Stopped after {counted(summary['epochs'], 'epoch')}; Runs → Resume continues it."
         self.status_label.setText(f"{text}<br>Run folder: {html.escape(run_dir)}")
         self.progress.setFormat(summary["status"])
         self.eta_label.setText(f"{summary.get('images_per_sec') or 0:,.0f} img/s on average · "
@@ -117,6 +123,18 @@ class RunStatusView(QWidget):
         self.show_error(message)
         self.status_label.setText("Training failed.")
         self.progress.setFormat("failed")
+
+    def ask_close(self) -> bool:
+        """The window is closing while a run trains: stop it (keeping what it has) and close, or go on."""
+        box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
+                          "Stop the run and close CNN Workbench?", parent=self.window())
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setInformativeText("The run keeps its last finished epoch, and Runs → Resume continues it later. A run "
+                               "stopped before its first epoch ends is not kept.")
+        stop = box.addButton("Stop and close", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return box.clickedButton() is stop
 
     def stopping(self) -> None:
         self.status_label.setText("Stopping after this batch…")

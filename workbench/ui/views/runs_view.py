@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 
-import pyqtgraph as pg
+from .plotting import pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import counted, human_duration
 from workbench.core.inspect import human_count
 
 from .training_plots import make_plot
@@ -142,16 +143,17 @@ class RunsView(QWidget):
         self.degradation_button = button("Degradation experiment", "degradationButton",
                                          "He et al. 2015, Figure 6: plain-20, plain-56, ResNet-20 and ResNet-56 on "
                                          "CIFAR-10 with the paper's recipe, same split and seed, overlaid as they train")
-        buttons = QHBoxLayout()
-        for b in (self.refresh_button, self.open_button, self.resume_button, self.evaluate_button, self.compare_button,
-                  self.delete_button):
+        buttons = QHBoxLayout()  # in rows of a few, so the view fits the centre of an 800-pixel window
+        for b in (self.refresh_button, self.open_button, self.resume_button, self.evaluate_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         exports = QHBoxLayout()
-        for b in (self.png_button, self.csv_button):
+        for b in (self.compare_button, self.delete_button, self.png_button, self.csv_button):
             exports.addWidget(b)
         exports.addStretch(1)
-        exports.addWidget(self.degradation_button)
+        experiment = QHBoxLayout()
+        experiment.addWidget(self.degradation_button)
+        experiment.addStretch(1)
 
         self.accuracy_plot = make_plot("compareAccuracyPlot", "Validation accuracy", "accuracy", [], grid=True)
         self.loss_plot = make_plot("compareLossPlot", "Training loss", "cross-entropy", [], grid=True)
@@ -164,16 +166,18 @@ class RunsView(QWidget):
         self.compare_table.horizontalHeader().setStretchLastSection(True)
         self.compare_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare_table.verticalHeader().setVisible(False)
-        plots = QWidget(objectName="comparePlots")
-        plots_layout = QHBoxLayout(plots)
+        plots = QWidget(objectName="comparePlots")  # what "Curves as PNG" saves: the legend goes with the curves
+        plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addWidget(self.accuracy_plot)
-        plots_layout.addWidget(self.loss_plot)
+        plots_layout.addWidget(self.legend)
+        side_by_side = QHBoxLayout()
+        side_by_side.addWidget(self.accuracy_plot)
+        side_by_side.addWidget(self.loss_plot)
+        plots_layout.addLayout(side_by_side, 1)
         self.compare_plots = plots
         compare = QWidget()
         compare_layout = QVBoxLayout(compare)
         compare_layout.setContentsMargins(0, 0, 0, 0)
-        compare_layout.addWidget(self.legend)
         compare_layout.addWidget(plots, 2)
         compare_layout.addWidget(self.compare_table, 1)
         body = QSplitter(Qt.Orientation.Vertical)
@@ -183,6 +187,7 @@ class RunsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addLayout(exports)
+        layout.addLayout(experiment)
         layout.addWidget(body, 1)
         self.compared: list[str] = []
 
@@ -273,6 +278,21 @@ class RunsView(QWidget):
             "(--accept-data-change; the run records the change)", "(the run records the change)"), parent=self)
         box.setTextFormat(Qt.TextFormat.PlainText)  # file and class names are the user's
         box.setInformativeText("Go on training this run on the data as it is now?")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def ask_queue(self, runs: list[tuple[str, int, float]], device: str) -> bool:
+        """Before a queued experiment: what it trains and how long that will take here."""
+        lines = "\n".join(f"  {model}: {counted(epochs, 'epoch')}, about {human_duration(seconds)}"
+                          for model, epochs, seconds in runs)
+        total = human_duration(sum(seconds for _, _, seconds in runs))
+        box = QMessageBox(QMessageBox.Icon.Question, "Degradation experiment",
+                          f"{counted(len(runs), 'run')} on CIFAR-10 with the paper's recipe (He et al. 2015, "
+                          f"Figure 6), one after another on {device}:\n{lines}\nIn all about {total}.", parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setInformativeText("CIFAR-10 is downloaded first (163 MB) if it is not here. Queue the runs? Stop ends "
+                               "the queue at any time; each run keeps its finished epochs.")
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes

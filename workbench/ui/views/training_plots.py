@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
+from .plotting import pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QSplitter
 from PySide6.QtCore import Qt
@@ -157,9 +157,17 @@ class TrainingPlots(QSplitter):
             self.mark_best(best_epoch, best_acc)
         self.refresh()
 
+    def plan(self, epochs: int) -> None:
+        """Before a run (nothing plotted yet) the axes already span the planned epochs."""
+        if not any(self.point_counts().values()):
+            self.set_epochs(epochs)
+
     def mark_best(self, epoch: int, accuracy: float | None) -> None:
         self.best_epoch = epoch
         self.best_line.setPos(epoch)
+        left, right = self.accuracy_plot.getViewBox().viewRange()[0]
+        side = (0, 1) if epoch < (left + right) / 2 else (1, 1)  # the label on the roomier side: never cut at an edge
+        self.best_line.label.anchors = [side, side]
         self.best_line.label.setFormat(f"best: epoch {epoch}" + (f" ({accuracy:.3f})" if accuracy is not None else ""))
         self.best_line.setVisible(True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..registry import DataBundle, get_dataset_info, is_folder_dataset
+from ..registry import DataBundle, get_dataset_info, is_folder_dataset, list_datasets  # noqa: F401 - registered here
 from . import bundled, torchvision_sets  # noqa: F401 - they register their sets
 from .folder import DEFAULT_IMAGE_SIZE, load_folder
 

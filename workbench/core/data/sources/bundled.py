@@ -46,8 +46,8 @@ def _load_digits(root=None, download=True) -> DataBundle:
 register(
     DatasetInfo(
         name="digits",
-        title="Digits (UCI, 8×8, bundled)",
-        description="1,797 handwritten digits 0–9 as grey 8×8 images; ships with the app, no download.",
+        title="Digits (8×8, bundled)",
+        description="1,797 handwritten digits 0–9 as grey 8×8 images (UCI); ships with the app, no download.",
         in_channels=1,
         native_size=(8, 8),
         num_classes=10,

@@ -64,13 +64,13 @@ def _torchvision_loader(info_name: str, class_name: str, class_names=None):
 
 
 for _name, _cls, _title, _desc, _ch, _size, _n, _mean, _std, _dark, _classes in (
-    ("mnist", "MNIST", "MNIST (28×28 digits)", "70,000 handwritten digits; 11 MB download.",
+    ("mnist", "MNIST", "MNIST (28×28)", "70,000 grey 28×28 handwritten digits; 11 MB download.",
      1, (28, 28), 10, (0.1307,), (0.3081,), True, [str(d) for d in range(10)]),
-    ("fashion_mnist", "FashionMNIST", "Fashion-MNIST (28×28 clothes)", "70,000 Zalando article images; 30 MB download.",
+    ("fashion_mnist", "FashionMNIST", "Fashion-MNIST (28×28)", "70,000 grey 28×28 images of clothes (Zalando); 30 MB download.",
      1, (28, 28), 10, (0.2860,), (0.3530,), True, None),
-    ("cifar10", "CIFAR10", "CIFAR-10 (32×32 colour)", "60,000 colour images of 10 classes; 163 MB download.",
+    ("cifar10", "CIFAR10", "CIFAR-10 (32×32)", "60,000 colour images of 10 classes; 163 MB download.",
      3, (32, 32), 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), False, None),
-    ("cifar100", "CIFAR100", "CIFAR-100 (32×32 colour)", "60,000 colour images of 100 classes; 161 MB download.",
+    ("cifar100", "CIFAR100", "CIFAR-100 (32×32)", "60,000 colour images of 100 classes; 161 MB download.",
      3, (32, 32), 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), False, None),
 ):
     register(DatasetInfo(_name, _title, _desc, _ch, _size, _n, _mean, _std, True,
