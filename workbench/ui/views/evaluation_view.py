@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -19,6 +19,9 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -78,6 +81,22 @@ class RotatedHeader(QHeaderView):
         painter.restore()
 
 
+class _FramedSelection(QStyledItemDelegate):
+    """Paints a chosen cell as it is, in its own colour, and frames it."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        chosen = bool(option.state & QStyle.StateFlag.State_Selected)
+        plain = QStyleOptionViewItem(option)
+        plain.state &= ~QStyle.StateFlag.State_Selected
+        plain.state &= ~QStyle.StateFlag.State_HasFocus
+        super().paint(painter, plain, index)
+        if chosen:
+            painter.save()
+            painter.setPen(QPen(QColor("#222222"), 3))
+            painter.drawRect(option.rect.adjusted(1, 1, -2, -2))
+            painter.restore()
+
+
 class ConfusionMatrixView(QTableWidget):
     """Rows are the true classes, columns the predicted ones; a cell's shade is its share of the row.
     The chosen cell gets a dark frame and keeps its own colour (the highlight would paint it in the
@@ -94,11 +113,7 @@ class ConfusionMatrixView(QTableWidget):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.verticalHeader().setMaximumWidth(HEADER_TEXT + 12)
         self.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.Highlight, QColor(0, 0, 0, 0))
-        palette.setColor(QPalette.ColorRole.HighlightedText, QColor("black"))
-        self.setPalette(palette)
-        self.setStyleSheet("QTableWidget#confusionMatrixView::item:selected { border: 3px solid #222; }")
+        self.setItemDelegate(_FramedSelection(self))
         self.setToolTip("Rows: true class. Columns: predicted class. Click a cell to see its images.")
         self.matrix: list[list[int]] = []
         self.cellClicked.connect(self.cellChosen)

@@ -148,10 +148,11 @@ class RunsView(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         exports = QHBoxLayout()
-        for b in (self.compare_button, self.delete_button, self.png_button, self.csv_button):
+        for b in (self.compare_button, self.delete_button, self.png_button):
             exports.addWidget(b)
         exports.addStretch(1)
         experiment = QHBoxLayout()
+        experiment.addWidget(self.csv_button)
         experiment.addWidget(self.degradation_button)
         experiment.addStretch(1)
 
