@@ -6,6 +6,7 @@ import pytest
 
 from window_helpers import settings, settle
 from workbench.ui.main_window import MainWindow
+from workbench.ui.views.run_status import RunStatusView
 
 
 @pytest.fixture
@@ -18,3 +19,10 @@ def window(qtbot, tmp_path):
     yield win
     win.close()
     gc.collect()  # this test's Qt objects go here, in the UI thread, not in a later run's thread
+
+
+@pytest.fixture(autouse=True)
+def stop_and_close_when_asked(monkeypatch):
+    """A window closed while it trains asks first, in a modal box; in a test nobody would answer it, so
+    the answer is "Stop and close" unless the test sets ``ask_close`` itself."""
+    monkeypatch.setattr(RunStatusView, "ask_close", lambda self: True)

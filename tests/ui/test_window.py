@@ -122,14 +122,33 @@ def test_stop_button_stops_within_a_batch(window, qtbot):
     assert window.last_summary["status"] == "stopped" and window.last_summary["epochs"] == 0
 
 
-def test_closing_during_training_stops_the_thread_cleanly(qtbot, tmp_path, qtlog):
+def test_closing_during_training_stops_the_thread_cleanly(qtbot, tmp_path, qtlog, monkeypatch):
+    """Closing asks (the real question, answered "Stop and close" as a user would), then stops the run."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from window_helpers import ASK_CLOSE
+    from workbench.ui.views.run_status import RunStatusView
+
+    monkeypatch.setattr(RunStatusView, "ask_close", ASK_CLOSE)
     win = MainWindow(runs_root=tmp_path / "runs", settings=settings(tmp_path))
     win.show()
     win.epochs_spin.setValue(500)
     with qtbot.waitSignal(win.stepShown, timeout=30_000):
         win.start_training()
     thread = win.training_controller.thread
+    asked = []
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, answer)
+            return
+        asked.append(box.text())
+        next(b for b in box.buttons() if b.text() == "Stop and close").click()
+    QTimer.singleShot(100, answer)
     win.close()
+    assert asked == ["Stop the run and close CNN Workbench?"] and not win.isVisible()
     assert thread.isFinished()
     messages = [rec.message for rec in qtlog.records]
     assert not any("Destroyed while thread" in m for m in messages), messages

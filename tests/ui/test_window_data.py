@@ -26,7 +26,7 @@ def test_an_image_folder_chosen_in_the_picker_shows_its_health_and_trains(window
     text = view.toPlainText()
     for path in expected["skipped"]:
         assert path in text
-    assert "5 file(s) skipped" in window.status_label.text() and view.isVisible()
+    assert "5 files skipped" in window.status_label.text() and view.isVisible()
     assert find(window, "startButton").isEnabled()
 
     find(window, "epochsSpin").setValue(2)

@@ -5,6 +5,12 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox, QTreeWidget, QWidget
 
+from workbench.ui.views.run_status import RunStatusView
+
+ASK_CLOSE = RunStatusView.ask_close
+"""The real question on closing mid-run ("Stop and close" or "Keep training"): the conftest answers it for
+every test; a test that drives the box itself puts this back."""
+
 OBJECT_NAMES = {
     "modelCombo": QComboBox, "datasetCombo": QComboBox, "epochsSpin": QSpinBox, "batchSizeSpin": QSpinBox,
     "learningRateSpin": QDoubleSpinBox, "startButton": QPushButton, "stopButton": QPushButton,

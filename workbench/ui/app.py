@@ -78,14 +78,47 @@ class _Loader:
         return not self.thread.is_alive()
 
 
+def startup_window(form, saved):
+    """The window shown while torch loads: the real experiment form (restored from ``saved``) on the
+    left, where the workbench's set-up pane will be, and what is loading on the right."""
+    from PySide6.QtCore import QByteArray, Qt
+    from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
+
+    from .views.setup_pane import form_pane
+
+    startup = QMainWindow()
+    startup.setWindowTitle("CNN Workbench")
+    startup.resize(1400, 880)
+    geometry = saved.value("window/geometry")
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        startup.restoreGeometry(geometry)
+    body = QWidget()
+    layout = QVBoxLayout(body)
+    layout.addStretch(1)
+    startup.message = QLabel("<h2>CNN Workbench</h2><p>Loading PyTorch and the model zoo… Choose a model and a "
+                             "dataset meanwhile: Start is ready when it is in.</p>", objectName="startupMessage")
+    startup.message.setWordWrap(True)
+    startup.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    startup.bar = QProgressBar(maximumWidth=300)
+    startup.bar.setRange(0, 0)
+    layout.addWidget(startup.message)
+    layout.addWidget(startup.bar, 0, Qt.AlignmentFlag.AlignHCenter)
+    layout.addStretch(2)
+    split = QSplitter()
+    split.addWidget(form_pane(form))
+    split.addWidget(body)
+    split.setSizes([340, 1060])
+    startup.setCentralWidget(split)
+    return startup
+
+
 def run_app(argv: list[str] | None = None) -> int:
     problem = display_problem()
     if problem:
         print(problem, file=sys.stderr or sys.__stderr__)
         return 1
-    from PySide6.QtCore import QByteArray, Qt, QTimer
-    from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QProgressBar, QScrollArea, QSplitter,
-                                   QVBoxLayout, QWidget)
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication
 
     probe = os.environ.get(PROBE) == "1"
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
@@ -103,32 +136,8 @@ def run_app(argv: list[str] | None = None) -> int:
     form = ExperimentForm()  # the real form, from data that needs no torch: it can be filled in at once
     form.wait_for_engine()
     remembered.restore_form(form, saved)
-    startup = QMainWindow()
-    startup.setWindowTitle("CNN Workbench")
-    startup.resize(1400, 880)
-    geometry = saved.value("window/geometry")
-    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-        startup.restoreGeometry(geometry)
-    scroll = QScrollArea(widgetResizable=True, minimumWidth=260, maximumWidth=420)
-    scroll.setWidget(form)
-    body = QWidget()
-    layout = QVBoxLayout(body)
-    layout.addStretch(1)
-    message = QLabel("<h2>CNN Workbench</h2><p>Loading PyTorch and the model zoo… Choose a model and a "
-                     "dataset meanwhile: Start is ready when it is in.</p>")
-    message.setObjectName("startupMessage")
-    message.setWordWrap(True)
-    message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    bar = QProgressBar(maximumWidth=300)
-    bar.setRange(0, 0)
-    layout.addWidget(message)
-    layout.addWidget(bar, 0, Qt.AlignmentFlag.AlignHCenter)
-    layout.addStretch(2)
-    split = QSplitter()
-    split.addWidget(scroll)
-    split.addWidget(body)
-    split.setSizes([340, 1060])
-    startup.setCentralWidget(split)
+    startup = startup_window(form, saved)
+    message, bar = startup.message, startup.bar
     startup.show()
     state = {"window": None}
     if probe:

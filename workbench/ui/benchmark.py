@@ -122,7 +122,9 @@ def processes(model: str, epochs: int, rounds: int, batch_size: int) -> float:
               f"{result['window'][0]:,.0f} img/s in {result['window'][1]:.1f} s: {rows[-1][0]:.2f}x img/s, "
               f"{rows[-1][1]:.2f}x wall; same metrics.csv: {same}", flush=True)
     ratio = statistics.median(r[0] for r in rows)
-    print(f"processes {model} batch {batch_size}, {epochs} epoch(s) × {rounds} rounds: window/cli images/s "
+    from workbench.core.errors import counted
+
+    print(f"processes {model} batch {batch_size}, {counted(epochs, 'epoch')} × {rounds} rounds: window/cli images/s "
           f"{ratio:.2f}x (median; goal >= 0.95), wall {statistics.median(r[1] for r in rows):.2f}x (the window's "
           f"includes its start-up and the model on show); same metrics in {sum(r[2] for r in rows)}/{rounds} rounds")
     return ratio
@@ -186,13 +188,13 @@ def startup(rounds: int) -> float:
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", "import torch, torchvision"], check=True)
             imports.append(time.perf_counter() - start)
-            out = subprocess.run([sys.executable, "-m", "workbench"], env=env, capture_output=True, text=True,
+            out = subprocess.run([_entry_point()], env=env, capture_output=True, text=True,
                                  timeout=300).stdout
             marks = dict(line.split()[:2] for line in out.splitlines() if line.startswith(("shown", "ready")))
             shown.append(float(marks["shown"]))
             ready.append(float(marks["ready"]))
-            print(f"  round {r + 1}: import torch, torchvision {imports[-1]:.2f} s; window shown {shown[-1]:.2f} s, "
-                  f"full workbench {ready[-1]:.2f} s", flush=True)
+            print(f"  round {r + 1}: import torch, torchvision {imports[-1]:.2f} s; form shown {shown[-1]:.2f} s, "
+                  f"Start enabled {ready[-1]:.2f} s", flush=True)
     ratio = statistics.median(shown) / statistics.median(imports)
     print(f"startup: the form on screen and usable {statistics.median(shown):.2f} s vs import torch, torchvision "
           f"{statistics.median(imports):.2f} s: {ratio:.2f}x (goal <= 0.3); the full workbench with Start enabled "

@@ -45,13 +45,14 @@ def draw(size: int = 256) -> QImage:
 def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication
 
-    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 - painting needs one
+    app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # painting needs one
     if "--write" not in (argv if argv is not None else sys.argv[1:]):
         print("python -m workbench.ui.icon --write  draws resources/icons/cnn-workbench.png")
         return 2
     path = resource_path(*ICON_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
     draw().save(str(path))
+    app.processEvents()
     print(f"wrote {path}")
     return 0
 

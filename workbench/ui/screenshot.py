@@ -1,9 +1,10 @@
 """Regenerate the README screenshots: ``python -m workbench.ui.screenshot resources/screenshots``.
 
 Drives the real window (offscreen when there is no display): the set-up view before a run,
-the training view after LeNet-5 trains on the bundled digits (with a drawn digit dropped and a
-layer selected), the evaluation view with a confusion-matrix cell opened, and the runs view
-comparing that run with a ResNet-20 run. ``--folder`` trains on an image folder instead and
+the form as it shows while torch loads, the training view after LeNet-5 trains on the bundled
+digits (with a drawn digit dropped and a layer selected), the evaluation view with a
+confusion-matrix cell opened, the runs view comparing that run with a ResNet-20 run, and the
+window at 800×600. ``--folder`` trains on an image folder instead and
 saves its health report; ``--only main`` saves just ``main-window.png``."""
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
             return window.last_summary
 
         wait(lambda: not window.idle)
+        if args.only == "all" and not args.folder:  # what shows while torch loads: the real form, Start waiting
+            from .app import startup_window
+            from .views.experiment_form import ExperimentForm
+
+            form = ExperimentForm()
+            form.wait_for_engine()
+            startup = startup_window(form, window.settings)
+            startup.resize(1400, 880)
+            startup.show()
+            wait(lambda: False)
+            startup.grab().save(str(args.out / "startup-form.png"))
+            saved.append(args.out / "startup-form.png")
+            startup.close()
         if args.folder:
             window.open_folder(args.folder)
             wait(lambda: not window.idle)
@@ -107,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             window.runs.compare([first["run_dir"], second["run_dir"]])
             wait(lambda: not window.idle)
             save("runs-view.png")
+            window.resize(800, 600)  # the smallest layout: the explorer is a tab, Start stays in view
+            wait(lambda: False)
+            window.centre_tabs.setCurrentIndex(0)
+            wait(lambda: False)
+            save("small-window.png")
+            window.resize(1400, 880)
         window.centre_tabs.setCurrentIndex(0)
         window.close()
     for path in saved:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..errors import counted
 from .image_folder import FolderScan, FolderSplit
 
 __all__ = ["HealthReport", "build_report", "channel_stats"]
@@ -61,15 +62,15 @@ class HealthReport:
                  f"imbalance {self.imbalance:.1f}×; split "
                  f"{'/'.join(str(sum(self.split_counts[s])) for s in ('train', 'val', 'test'))} train/val/test"]
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} unusable file(s): " +
+            lines.append(f"skipped {counted(len(self.skipped), 'unusable file')}: " +
                          "; ".join(f"{p} ({r})" for p, r in self.skipped))
         if self.ignored:
-            lines.append(f"ignored {len(self.ignored)} file(s) that are not images or are hidden: " +
+            lines.append(f"ignored {counted(len(self.ignored), 'file')} that are not images or are hidden: " +
                          ", ".join(p for p, _ in self.ignored[:8]) + (" …" if len(self.ignored) > 8 else ""))
         if self.left_out_classes:
             lines.append("left out: " + ", ".join(f"{c} ({r})" for c, r in self.left_out_classes))
         if self.leaks:
-            lines.append(f"warning: {len(self.leaks)} duplicate image(s) in both train and test (a leak)")
+            lines.append(f"warning: {counted(len(self.leaks), 'duplicate image')} in both train and test (a leak)")
         if self.changes:
             lines.append(self.changes)
         return "\n".join(lines)
@@ -95,10 +96,10 @@ class HealthReport:
                             ("Classes left out", self.left_out_classes)):
             out.append(f"{title}: {len(rows)}")
             out += [f"  {p}: {r}" for p, r in rows]
-        out.append(f"Exact duplicates: {len(self.duplicates)} group(s)")
+        out.append(f"Exact duplicates: {counted(len(self.duplicates), 'group')}")
         out += ["  " + " = ".join(g) for g in self.duplicates]
         if self.leaks:
-            out.append(f"LEAK: {len(self.leaks)} duplicate group(s) have copies in both train and test:")
+            out.append(f"LEAK: {counted(len(self.leaks), 'duplicate group')} {'has' if len(self.leaks) == 1 else 'have'} copies in both train and test:")
             out += ["  " + " = ".join(g) for g in self.leaks]
         if self.changes:
             out.append(self.changes)

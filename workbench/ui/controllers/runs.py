@@ -13,6 +13,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core import paths
+from workbench.core.errors import counted
 from workbench.core.runs import METRIC_FIELDS, Run, is_locked, list_runs
 
 from ..jobs import JobRunner
@@ -165,7 +166,7 @@ class RunsController(QObject):
             else:  # never delete a folder that is not a run of this store
                 self.failed.emit(f"{path} is not a run folder under {self.runs_root}; it was left alone.")
         self.compared = [d for d in self.compared if d not in run_dirs]
-        self.message.emit(f"Deleted {len(run_dirs)} run(s)")
+        self.message.emit(f"Deleted {counted(len(run_dirs), 'run')}")
         self.refresh()
 
     def export_csv(self, run_dirs: list[str], path: str | Path) -> int:

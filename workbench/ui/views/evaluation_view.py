@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from workbench.core.errors import counted
 
 from .inspector import tensor_to_pixmap
 from .text import plain, rich, tip
@@ -114,6 +116,9 @@ class ConfusionMatrixView(QTableWidget):
         self.verticalHeader().setMaximumWidth(HEADER_TEXT + 12)
         self.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setItemDelegate(_FramedSelection(self))
+        palette = self.palette()  # the row's highlight is painted under the cell too (PE_PanelItemViewRow)
+        palette.setColor(QPalette.ColorRole.Highlight, QColor(0, 0, 0, 0))
+        self.setPalette(palette)
         self.setToolTip("Rows: true class. Columns: predicted class. Click a cell to see its images.")
         self.matrix: list[list[int]] = []
         self.cellClicked.connect(self.cellChosen)
@@ -143,7 +148,7 @@ class ConfusionMatrixView(QTableWidget):
                 item.setBackground(QBrush(QColor(*base, alpha)))
                 if alpha > 150:
                     item.setForeground(QBrush(QColor("white")))
-                item.setToolTip(tip(f"{count} image(s) of {classes[t]} predicted as {classes[p]} ({share:.1%} of the row)"))
+                item.setToolTip(tip(f"{counted(count, 'image')} of {classes[t]} predicted as {classes[p]} ({share:.1%} of the row)"))
                 self.setItem(t, p, item)
 
     def total(self) -> int:
@@ -266,7 +271,7 @@ class EvaluationView(QWidget):
             file = files[index] if files and index < len(files) else None
             self._add_thumbnail(self.cell_images, index, file.rsplit("/", 1)[-1] if file else f"#{index}", file)
         more = f" (first {MAX_THUMBNAILS} shown)" if len(indices) > MAX_THUMBNAILS else ""
-        self.cell_caption.setText(f"<b>{len(indices)}</b> image(s) of <b>{html.escape(classes[true])}</b> predicted "
+        self.cell_caption.setText(f"<b>{len(indices)}</b> {'image' if len(indices) == 1 else 'images'} of <b>{html.escape(classes[true])}</b> predicted "
                                   f"as <b>{html.escape(classes[predicted])}</b>{more}")
 
     def _open(self, item: QListWidgetItem) -> None:

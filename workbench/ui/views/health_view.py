@@ -7,6 +7,8 @@ import html
 
 from PySide6.QtWidgets import QTextBrowser
 
+from workbench.core.errors import counted
+
 
 class HealthReportView(QTextBrowser):
     def __init__(self, parent=None):
@@ -42,7 +44,7 @@ class HealthReportView(QTextBrowser):
         if report.changes:
             parts.append(f"<p style='color:#8a5a00'>{esc(report.changes)}</p>")
         if report.leaks:
-            parts.append(f"<p style='color:#8a1c13'><b>Leak:</b> {len(report.leaks)} duplicate image(s) are in both "
+            parts.append(f"<p style='color:#8a1c13'><b>Leak:</b> {counted(len(report.leaks), 'duplicate image')} {'is' if len(report.leaks) == 1 else 'are'} in both "
                          "train and test:<br>" + "<br>".join(esc(" = ".join(g)) for g in report.leaks) + "</p>")
         for title, items, colour in (("Skipped: cannot be used", report.skipped, "#8a1c13"),
                                      ("Ignored: not images, or hidden", report.ignored, "#555"),

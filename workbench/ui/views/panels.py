@@ -6,45 +6,18 @@ the centre tabs (training with the probe, dataset health, evaluation, runs) and 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtWidgets import (QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QScrollArea, QSplitter,
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QProgressBar, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from .evaluation_view import EvaluationView
 from .experiment_form import ExperimentForm
+from .setup_pane import form_pane
 from .health_view import HealthReportView
 from .model_card import ModelCard
 from .probe_view import ProbeView
 from .runs_view import RunsView
 from .text import plain
 from .training_plots import TrainingPlots
-
-
-def form_pane(form, below: QWidget | None = None, parent=None) -> QWidget:
-    """The form's fields (and ``below`` them, the model's card) in a scroll area as wide as the widest field
-    needs, and the form's footer (cost, Start, status) under it, always in view (800×600)."""
-    pane = QWidget(parent, objectName="setupPane")
-    scroll = QScrollArea(objectName="setupScroll", widgetResizable=True)
-    inner = QWidget()
-    layout = QVBoxLayout(inner)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(form)
-    if below is not None:
-        layout.addWidget(below, 1)
-    else:
-        layout.addStretch(1)
-    scroll.setWidget(inner)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    bar = scroll.verticalScrollBar().sizeHint().width()
-    width = max(form.sizeHint().width(), form.footer.sizeHint().width()) + bar + 12
-    pane.setMinimumWidth(width)
-    pane.setMaximumWidth(width + 120)
-    outer = QVBoxLayout(pane)
-    outer.setContentsMargins(0, 0, 0, 0)
-    outer.addWidget(scroll, 1)
-    outer.addWidget(form.footer)
-    pane.scroll = scroll
-    return pane
 
 
 class SetupPanel(QWidget):

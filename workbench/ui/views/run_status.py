@@ -166,5 +166,5 @@ class RunStatusView(QWidget):
         self.idle()
         self.status_label.setText(
             f"{health.usable} images in {len(health.classes)} classes"
-            + (f"; {len(health.skipped)} file(s) skipped (see Dataset health)" if health.skipped else "")
+            + (f"; {counted(len(health.skipped), 'file')} skipped (see Dataset health)" if health.skipped else "")
             + (f"<br>{html.escape(health.changes)}" if health.changes else ""))

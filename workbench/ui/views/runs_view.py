@@ -266,7 +266,7 @@ class RunsView(QWidget):
         if not dirs:
             return
         names = ", ".join(d.rstrip("/").rsplit("/", 1)[-1] for d in dirs[:3]) + (" …" if len(dirs) > 3 else "")
-        box = QMessageBox(QMessageBox.Icon.Question, "Delete runs", f"Delete {len(dirs)} run folder(s) ({names}) "
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete runs", f"Delete {counted(len(dirs), 'run folder')} ({names}) "
                           "with their checkpoints? This cannot be undone.", parent=self)
         box.setTextFormat(Qt.TextFormat.PlainText)  # run names are the user's
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
