@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["DatasetCard", "ModelCard", "build", "dataset_card", "dataset_names", "is_folder_dataset", "model_card",
+__all__ = ["DatasetCard", "ModelCard", "build", "dataset_card", "dataset_names", "is_folder_dataset", "looks_like_path", "model_card",
            "model_cards", "model_names"]
 
 
@@ -73,9 +73,13 @@ def dataset_card(name: str) -> DatasetCard | None:
     return _read()[1].get(name)
 
 
+def looks_like_path(name: str) -> bool:
+    return os.sep in name or "/" in name or Path(name).expanduser().is_dir()
+
+
 def is_folder_dataset(name: str) -> bool:
     """A dataset given as a path (an image folder) rather than a built-in name."""
-    return name not in _read()[1] and (os.sep in name or "/" in name or Path(name).expanduser().is_dir())
+    return name not in _read()[1] and looks_like_path(name)
 
 
 def build() -> dict:

@@ -115,8 +115,8 @@ def epoch_seconds(macs: int, images: int, batch_size: int, rate: float, overhead
 
 def queue_seconds(configs: list[TrainConfig], rate: float, overhead: float) -> list[tuple[str, int, float]]:
     """What each run of a queue will take: ``(model, epochs, seconds)``, from the models' multiply-adds
-    at their input size, the recipe's epochs and the sets' training images (``KNOWN_TRAIN_IMAGES``,
-    or the loaded set's)."""
+    at their input size, the recipe's epochs and the sets' training images (``KNOWN_TRAIN_IMAGES``; 1,000
+    for a set it does not know)."""
     import models
 
     from .data import get_dataset_info

@@ -41,7 +41,7 @@ def human_duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
+    days, hours = divmod(round(seconds / 3600), 24)  # a day or more: to the nearest hour
     return f"{counted(days, 'day')} {hours} h" if hours else counted(days, "day")
 
 

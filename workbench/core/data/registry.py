@@ -9,7 +9,6 @@ so what the network sees at inference matches what it saw in training.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import paths
+from ..catalog import looks_like_path
 from ..errors import UserError
 
 __all__ = [
@@ -128,7 +128,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
 
 def is_folder_dataset(name: str) -> bool:
     """A dataset given as a path (an image folder) rather than a registered name."""
-    return name not in _DATASETS and (os.sep in name or "/" in name or Path(name).expanduser().is_dir())
+    return name not in _DATASETS and looks_like_path(name)
 
 
 def stratified_split(labels: list[int], fractions=(0.70, 0.15, 0.15)) -> tuple[list[int], list[int], list[int]]:

@@ -194,6 +194,8 @@ class ExperimentForm(QWidget):
         if name is not None and name != self._recommended_for:
             self._recommended_for = name
             self.apply_recommended()
+            if self.weights_file:  # a weights file is one model's: another model downloads its own
+                self.set_weights_file(None)
         has_weights = _has_weights(name)
         self.transfer_check.setToolTip(TRANSFER_TIP if has_weights else f"{name} has no ImageNet weights in torchvision")
         self.transfer_check.setEnabled(has_weights and self.start_button.isEnabled())
