@@ -10,12 +10,13 @@ that the file and the registries agree, so a new model or dataset cannot be forg
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["DatasetCard", "ModelCard", "build", "dataset_card", "dataset_names", "is_folder_dataset", "looks_like_path", "model_card",
+from .paths import looks_like_path
+
+__all__ = ["DatasetCard", "ModelCard", "build", "dataset_card", "dataset_names", "is_folder_dataset", "model_card",
            "model_cards", "model_names"]
 
 
@@ -71,10 +72,6 @@ def dataset_names() -> list[str]:
 
 def dataset_card(name: str) -> DatasetCard | None:
     return _read()[1].get(name)
-
-
-def looks_like_path(name: str) -> bool:
-    return os.sep in name or "/" in name or Path(name).expanduser().is_dir()
 
 
 def is_folder_dataset(name: str) -> bool:

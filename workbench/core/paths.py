@@ -169,3 +169,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def looks_like_path(name: str) -> bool:
+    """A dataset named by a path (``~/pokemon``, ``./photos``, an existing folder) rather than by a name."""
+    return os.sep in name or "/" in name or Path(name).expanduser().is_dir()

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import paths
-from ..catalog import looks_like_path
+from ..paths import looks_like_path
 from ..errors import UserError
 
 __all__ = [
