@@ -20,6 +20,7 @@ from torch import nn
 from .data.decode import IMAGE_EXTENSIONS
 from .data.transforms import Preprocess, image_to_tensor
 from .inspect import ActivationRecorder, as_maps, eval_mode, first_tensor, layer_maps
+from .inspect.hooks import RECORDING_BUDGET, Budget
 from .runs import regular_file
 from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
@@ -96,18 +97,24 @@ class Predictor:
         return image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background, self.crop)
 
     @torch.no_grad()
-    def look(self, image, layers=(), k: int = 3) -> tuple[list[tuple[str, float]], dict[str, object]]:
+    def look(self, image, layers=(), k: int = 3, every_layer: bool = False,
+             budget: int = RECORDING_BUDGET) -> tuple[list[tuple[str, float]], dict[str, object]]:
         """Top-``k`` and the maps of ``layers`` (``channels×h×w``; for a layer that did not run,
-        a message instead), from one forward pass in eval mode."""
+        a message instead), from one forward pass in eval mode. ``every_layer``: the maps of every module
+        that ran, within ``budget`` bytes (a module past it maps to ``None``: record it again when asked)."""
         layers = list(dict.fromkeys(filter(None, layers)))
         known = {name for name, _ in self.model.named_modules()}
-        with eval_mode(self.model), ActivationRecorder(self.model, [n for n in layers if n in known]) as recorder:
+        names = None if every_layer else [n for n in layers if n in known]
+        keep = {"keep": Budget(budget)} if every_layer else {}  # else the recorder's own: a clone of each
+        with eval_mode(self.model), ActivationRecorder(self.model, names, **keep) as recorder:
             logits = first_tensor(self.model(self.prepare(image).unsqueeze(0)))
         probs = self._softmax(logits)
         values, indices = probs.topk(min(k, len(probs)))
         top = [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
-        maps = {name: as_maps(recorder.outputs[name][0]) if name in recorder.outputs
-                else f"{name}: this layer did not run for this input" for name in layers}
+        maps = {name: None if kept is None else as_maps(kept[0]) for name, kept in recorder.outputs.items()}
+        for name in layers:
+            if name not in recorder.outputs:
+                maps[name] = f"{name}: this layer did not run for this input"
         return top, maps
 
     def probabilities(self, image) -> torch.Tensor:

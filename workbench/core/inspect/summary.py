@@ -1,5 +1,6 @@
 """A network's per-layer summary: output shapes (recorded by ``hooks.ActivationRecorder``),
-parameters and multiply-adds (from ``torch.utils.flop_counter``, not by hand)."""
+parameters and multiply-adds (from ``torch.utils.flop_counter``, not by hand), and its dataflow graph
+(``graph.capture``), all from one forward pass."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class ModelSummary:
     trainable_params: int
     total_macs: int
     stem_info: str = ""
+    graph: object | None = field(default=None, repr=False)
+    """The ``graph.Graph`` of the same pass: the merges between the layers, in the order they ran."""
     notes: list[str] = field(default_factory=list)
 
     def layer(self, name: str) -> LayerInfo:
@@ -49,16 +52,12 @@ class ModelSummary:
 
 def summarize(model: nn.Module, input_shape: tuple[int, int, int], device: str | torch.device = "cpu") -> ModelSummary:
     """Run one image of ``input_shape`` through ``model`` in eval mode and record each layer."""
-    counter = FlopCounterMode(display=False)
-    with ActivationRecorder(model, keep=lambda t: tuple(t.shape[1:])) as recorder, eval_mode(model), \
-            torch.no_grad(), counter:
-        model(torch.zeros(1, *input_shape, device=device))
+    from .graph import capture
+
+    with ActivationRecorder(model, keep=lambda t: tuple(t.shape[1:])) as recorder:
+        graph, _ = capture(model, torch.zeros(1, *input_shape, device=device))
     shapes: dict[str, tuple[int, ...]] = recorder.outputs  # type: ignore[assignment]
-    # The counter names modules "<RootClass>.<dotted path>"; flops are 2 × multiply-adds.
-    macs: dict[str, int] = {}
-    for key, ops in counter.get_flop_counts().items():
-        path = key.split(".", 1)[1] if "." in key else ""
-        macs[path] = max(macs.get(path, 0), int(sum(ops.values())) // 2)
+    macs = graph.module_macs
     layers = []
     for name, module in model.named_modules():
         if not name:
@@ -78,8 +77,9 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int], device: str |
         layers=layers,
         total_params=sum(p.numel() for p in model.parameters()),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        total_macs=int(counter.get_total_flops()) // 2,
+        total_macs=macs.get("", sum(n.macs for n in graph.nodes)),
         stem_info=getattr(model, "stem_info", ""),
+        graph=graph,
     )
 
 

@@ -1,8 +1,9 @@
 """What the window shows of the model on show for the current image: its top-3, the selected
 layer's feature maps and the probe's (prediction history and maps at the probe's layer).
 
-It follows the session: a new model, image or weights refresh everything in one job (one
-forward pass records every layer asked for); choosing another layer records that layer. A
+It follows the session: a new model, image or weights refresh everything in one job: one forward
+pass records every layer (within ``RECORDING_BUDGET``), so choosing another layer afterwards shows
+its maps at once, with no forward pass; a layer past the budget is recorded again on its own. A
 dropped file is decoded the way the model on show was trained (channels, size, background,
 crop), then becomes the session's image. Jobs run on the window's model thread."""
 
@@ -17,9 +18,10 @@ from ..jobs import JobRunner
 from ..state import Session
 
 
-def look(predictor, image: torch.Tensor, layers: list, k: int = 3) -> dict:
-    """Top-``k`` and the maps of ``layers`` (or why a layer has none), from one forward pass."""
-    predictions, maps = predictor.look(image, layers, k)
+def look(predictor, image: torch.Tensor, layers: list, k: int = 3, every_layer: bool = False) -> dict:
+    """Top-``k`` and the maps of ``layers`` (or why a layer has none), from one forward pass; with
+    ``every_layer`` the maps of every module (within the recording budget) too."""
+    predictions, maps = predictor.look(image, layers, k, every_layer=every_layer)
     return {"predictions": predictions, "maps": maps}
 
 
@@ -34,6 +36,7 @@ class InspectionController(QObject):
         self.session = session
         self.jobs = jobs
         self.probe_layer: str | None = None  # chosen in the probe view
+        self.recording: tuple = (None, None, {})  # (predictor, image, every layer's maps) of the last look
         session.subscribe(self._on_session)
 
     def _on_session(self, changed: set[str]) -> None:
@@ -46,16 +49,29 @@ class InspectionController(QObject):
         """Predictions, the selected layer's maps and the probe, for the model and image on show."""
         s = self.session
         predictor, image, layer, probe_layer, note = s.predictor, s.image, s.layer, self.probe_layer, s.note
+        self.recording = (None, None, {})  # new weights or a new image: the old maps are not these
         if predictor is None or image is None:
             return
-        self.jobs.submit("look", lambda: look(predictor, image, [layer, probe_layer]),
-                         lambda result: self._on_looked(result, note, layer, probe_layer), self.failed.emit,
-                         what="classifying")
+        self.jobs.submit("look", lambda: look(predictor, image, [layer, probe_layer], every_layer=True),
+                         lambda result: self._on_looked(result, note, layer, probe_layer, recorded=(predictor, image)),
+                         self.failed.emit, what="classifying")
+
+    def _recorded(self, layer: str | None):
+        """The maps of ``layer`` from the last look at the image on show, if it holds them."""
+        predictor, image, maps = self.recording
+        s = self.session
+        if layer and predictor is s.predictor and image is s.image and maps.get(layer) is not None:
+            return maps[layer]
+        return None
 
     def show_layer(self) -> None:
         s = self.session
         predictor, image, layer = s.predictor, s.image, s.layer
         if layer is None or predictor is None or image is None:
+            return
+        held = self._recorded(layer)
+        if held is not None:  # recorded with the image: no forward pass
+            self.mapsReady.emit(layer, held)
             return
         self.jobs.submit("maps", lambda: look(predictor, image, [layer])["maps"][layer],
                          lambda maps: self.mapsReady.emit(layer, maps), self.failed.emit,
@@ -86,10 +102,15 @@ class InspectionController(QObject):
                          what=f"classifying {Path(path).name}")
 
     def _on_looked(self, result: dict, note: str, layer: str | None, probe_layer: str | None,
-                   probe_only: bool = False) -> None:
+                   probe_only: bool = False, recorded: tuple | None = None) -> None:
+        if recorded is not None:
+            self.recording = (*recorded, result["maps"])
+        maps = result["maps"]
         if not probe_only:
             self.predictionsReady.emit(result["predictions"], note)
-            if layer:
-                self.mapsReady.emit(layer, result["maps"][layer])
+            if layer and maps.get(layer) is None and layer in maps:  # past the recording budget: again, alone
+                self.show_layer()
+            elif layer:
+                self.mapsReady.emit(layer, maps[layer])
         self.probeReady.emit({"note": note, "predictions": result["predictions"], "layer": probe_layer,
-                              "maps": result["maps"].get(probe_layer) if probe_layer else None})
+                              "maps": maps.get(probe_layer) if probe_layer else None})

@@ -10,7 +10,7 @@ import numpy as np
 from .plotting import pg
 import torch
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.errors import counted
-from workbench.core.inspect import ModelSummary, tile_maps
+from workbench.core.inspect import LayerInfo, ModelSummary, tile_maps
 
 from .text import rich, tip
 
@@ -156,6 +156,11 @@ class PredictionView(QWidget):
                 bar.setFormat("")
 
 
+MERGE_SIGNS = {"add": "⊕", "cat": "⧉", "stack": "⧉", "mul": "⊗", "sum": "⊕", "mean": "⊕"}
+MERGE_WORDS = {"add": "adds", "cat": "concatenates the channels of", "stack": "stacks, to average,",
+               "mul": "multiplies", "sum": "sums", "mean": "averages"}
+
+
 class LayerTree(QTreeWidget):
     """Every module of the model as a tree: name, type, output shape, parameters."""
 
@@ -172,16 +177,48 @@ class LayerTree(QTreeWidget):
         self.header().setStretchLastSection(False)
 
     def show_summary(self, summary: ModelSummary) -> None:
+        """Modules in the order they ran, each container's children with the merges its forward made between
+        them (a residual ``⊕ add``, an inception ``⧉ cat``): the tree follows the dataflow, not the code's
+        order. Modules that did not run (auxiliary heads in evaluation) are greyed at the end."""
         self.clear()
+        graph = summary.graph
+        first: dict[str, int] = {}  # module path → the first node it (or one of its children) made
+        merges = []
+        for node in graph.nodes if graph is not None else []:
+            if node.kind == "module":
+                parts = node.module.split(".")
+                for depth in range(1, len(parts) + 1):
+                    first.setdefault(".".join(parts[:depth]), node.index)
+            elif node.kind == "merge":
+                merges.append(node)
+        idle = set(graph.did_not_run) if graph is not None else set()
+        never = len(graph.nodes) if graph is not None else 0
+        rows = [(first.get(info.name, never), info.depth, i, info) for i, info in enumerate(summary.layers)]
+        rows += [(node.index, node.module.count(".") + 2 if node.module else 1, 0, node) for node in merges]
         items: dict[str, QTreeWidgetItem] = {}
-        for info in summary.layers:
-            parent_name = info.name.rpartition(".")[0]
-            parent = items.get(parent_name, self.invisibleRootItem())
-            shape = "×".join(map(str, info.output_shape)) if info.output_shape else "–"
-            item = QTreeWidgetItem(parent, [info.name.rpartition(".")[2], info.type, shape, f"{info.params:,}"])
-            item.setData(0, Qt.ItemDataRole.UserRole, info.name)
-            item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight)
-            items[info.name] = item
+        grey = QColor("#888888")
+        for _, _, _, row in sorted(rows, key=lambda r: r[:3]):
+            if isinstance(row, LayerInfo):
+                parent = items.get(row.name.rpartition(".")[0], self.invisibleRootItem())
+                shape = "×".join(map(str, row.output_shape)) if row.output_shape else "–"
+                item = QTreeWidgetItem(parent, [row.name.rpartition(".")[2], row.type, shape, f"{row.params:,}"])
+                item.setData(0, Qt.ItemDataRole.UserRole, row.name)
+                item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight)
+                items[row.name] = item
+                if any(row.name == a or row.name.startswith(a + ".") for a in idle):
+                    for column in range(4):
+                        item.setForeground(column, grey)
+                    item.setToolTip(0, "Not run in evaluation (an auxiliary head: it trains the early layers)")
+            else:
+                parent = items.get(row.module, self.invisibleRootItem())
+                sources = ", ".join(graph.nodes[i].name for i in row.inputs)
+                shape = "×".join(map(str, row.shape)) if row.shape else "–"
+                item = QTreeWidgetItem(parent, [f"{MERGE_SIGNS.get(row.op, '∘')} {row.op}",
+                                                f"{row.op} of {len(row.inputs)}", shape, ""])
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # a join of branches, not a module: nothing to select
+                item.setToolTip(0, tip(f"{MERGE_WORDS.get(row.op, row.op)}: {sources}"))
+                for column in range(3):
+                    item.setForeground(column, QColor("#1f5fa8"))
 
     def item_for(self, layer: str) -> QTreeWidgetItem | None:
         found = [it for it in self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)
@@ -194,7 +231,9 @@ class LayerTree(QTreeWidget):
 
 
 class FeatureMapView(QWidget):
-    """A layer's activations as a grid with one tile a channel, each tile scaled on its own."""
+    """A layer's activations as a grid with one tile a channel, each tile scaled on its own; a layer whose
+    output is 1×1 (or flat: LeNet's C5 and F6, every classifier) as a bar chart of its values instead, where
+    a tile of one pixel would only ever be a flat square. The network's last layer's bars are named by class."""
 
     def __init__(self, parent=None, name: str = "featureMapView"):
         super().__init__(parent)
@@ -208,6 +247,13 @@ class FeatureMapView(QWidget):
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
         layout.addWidget(self.graphics, 1)
+        self.bars = pg.PlotWidget(objectName="featureBars")
+        self.bars.setMouseEnabled(x=True, y=False)
+        self.bars.getAxis("left").setLabel("value")
+        self.bars.hide()
+        layout.addWidget(self.bars, 1)
+        self.bar_values: list[float] = []
+        self.bar_labels: list[str] = []
         self.layer: str | None = None
         self.maps: torch.Tensor | None = None
         """The activations shown (``channels×h×w``), before tiling and scaling."""
@@ -215,7 +261,13 @@ class FeatureMapView(QWidget):
         self.grid: tuple[int, int] = (0, 0)
         self.tile_size: tuple[int, int] = (0, 0)
 
-    def show_maps(self, layer: str, maps: torch.Tensor) -> None:
+    def show_maps(self, layer: str, maps: torch.Tensor, labels: list[str] | None = None) -> None:
+        if maps.shape[1:] == (1, 1):
+            self._show_bars(layer, maps, labels)
+            return
+        self.bars.hide()
+        self.graphics.show()
+        self.bar_values, self.bar_labels = [], []
         mosaic, grid = tile_maps(maps)
         self.layer = layer
         self.maps = maps
@@ -228,7 +280,31 @@ class FeatureMapView(QWidget):
         self.caption.setText(f"<b>{layer}</b>: {counted(self.tile_count, 'channel')} of {h}×{w} "
                              f"({grid[0]}×{grid[1]} grid)")
 
+    def _show_bars(self, layer: str, maps: torch.Tensor, labels: list[str] | None) -> None:
+        values = maps.flatten().tolist()
+        self.layer, self.maps, self.tile_count, self.grid = layer, maps, len(values), (0, 0)
+        self.bar_values = values
+        self.bar_labels = list(labels) if labels and len(labels) == len(values) else []
+        self.graphics.hide()
+        self.bars.show()
+        self.bars.clear()
+        brushes = [pg.mkBrush("#1f77b4" if v >= 0 else "#d62728") for v in values]
+        self.bars.addItem(pg.BarGraphItem(x=list(range(len(values))), height=values, width=0.8, brushes=brushes))
+        axis = self.bars.getAxis("bottom")
+        if self.bar_labels and len(values) <= 40:
+            axis.setTicks([list(enumerate(self.bar_labels))])
+            axis.setLabel("class")
+        else:
+            axis.setTicks(None)
+            axis.setLabel("channel")
+        self.bars.autoRange()
+        what = "class scores (logits)" if self.bar_labels else f"{counted(len(values), 'value')} of 1×1"
+        self.caption.setText(f"<b>{layer}</b>: {what}, one bar each (blue ≥ 0, red < 0)")
+
     def clear_maps(self, message: str) -> None:
+        self.bars.hide()
+        self.graphics.show()
+        self.bar_values, self.bar_labels = [], []
         self.image.clear()
         self.layer, self.maps, self.tile_count, self.grid = None, None, 0, (0, 0)
         self.caption.setText(message)
@@ -273,6 +349,7 @@ class ExplorerPanel(QSplitter):
             if {"image", "predictor"} & names:
                 self.show_image(session.image, session.caption)
         session.subscribe(changed)
+        self.session = session
         self.layerSelected.connect(lambda layer: session.set(layer=layer))
 
     def show_model(self, summary: ModelSummary) -> None:
@@ -295,7 +372,15 @@ class ExplorerPanel(QSplitter):
         if isinstance(maps, str):
             self.feature_map_view.clear_maps(maps)
         else:
-            self.feature_map_view.show_maps(layer, maps)
+            self.feature_map_view.show_maps(layer, maps, self._class_names(layer))
+
+    def _class_names(self, layer: str) -> list[str] | None:
+        """The classes, when ``layer`` is the one whose output the network returns (its logits)."""
+        session = getattr(self, "session", None)
+        graph = getattr(session.summary, "graph", None) if session is not None and session.summary else None
+        if graph is None or session.predictor is None or graph.nodes[graph.output].module != layer:
+            return None
+        return list(session.predictor.classes)
 
     def select_layer(self, layer: str) -> None:
         item = self.layer_tree.item_for(layer)

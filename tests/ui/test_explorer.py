@@ -1,0 +1,74 @@
+"""The explorer follows the dataflow (issue #16, part 1): merges between the layers, in the order they ran."""
+
+from PySide6.QtCore import Qt
+
+from window_helpers import find, settle
+
+
+def _rows(tree):
+    out, stack = [], [tree.topLevelItem(i) for i in reversed(range(tree.topLevelItemCount()))]
+    while stack:
+        item = stack.pop()
+        out.append(item)
+        stack.extend(item.child(i) for i in reversed(range(item.childCount())))
+    return out
+
+
+def test_the_layer_tree_shows_the_merges_of_resnet_and_googlenet(window, qtbot):
+    combo, tree = find(window, "modelCombo"), find(window, "layerTree")
+    combo.setCurrentIndex(combo.findData("resnet18"))
+    settle(qtbot, window)
+    adds = [r for r in _rows(tree) if r.text(0) == "⊕ add"]
+    assert len(adds) == 8  # a shortcut addition per basic block (He et al. 2015)
+    assert [a.parent().data(0, Qt.ItemDataRole.UserRole) for a in adds] == [
+        f"layer{s}.{b}" for s in range(1, 5) for b in range(2)]
+    first = adds[0]
+    siblings = [first.parent().child(i).text(0) for i in range(first.parent().childCount())]
+    assert siblings.index("⊕ add") == siblings.index("bn2") + 1  # after the branch it closes, as it ran
+    assert "layer1.0.bn2" in first.toolTip(0) and "maxpool" in first.toolTip(0)  # the two branches it joins
+    assert not first.flags() & Qt.ItemFlag.ItemIsSelectable
+    combo.setCurrentIndex(combo.findData("googlenet"))
+    settle(qtbot, window)
+    rows = _rows(tree)
+    cats = [r for r in rows if r.text(0) == "⧉ cat"]
+    assert len(cats) == 9 and all(c.text(1) == "cat of 4" for c in cats)  # nine inception modules, four branches
+    aux = next(r for r in rows if r.text(0) == "aux1")
+    assert "auxiliary" in aux.toolTip(0) and aux.foreground(0).color().name() == "#888888"
+    assert rows.index(aux) > rows.index(cats[-1])  # not run in evaluation: after everything that ran
+
+
+def test_a_one_by_one_layer_is_a_bar_chart_and_the_last_one_names_the_classes(window, qtbot):
+    """LeNet-5's C5 is 120 maps of 1×1: tiles of one pixel would each be a flat square (every tile is
+    scaled on its own); its values as bars differ. The output layer's bars are the ten class scores."""
+    view = window.feature_map_view
+    with qtbot.waitSignal(window.inspection.mapsReady, timeout=30_000):
+        window.explorer.select_layer("c5")
+    qtbot.waitUntil(lambda: view.layer == "c5")
+    assert view.bars.isVisible() and not view.graphics.isVisible()
+    assert len(view.bar_values) == 120 and len(set(round(v, 6) for v in view.bar_values)) > 100
+    assert view.bar_labels == []
+    with qtbot.waitSignal(window.inspection.mapsReady, timeout=30_000):
+        window.explorer.select_layer("output")
+    qtbot.waitUntil(lambda: view.layer == "output")
+    assert view.bar_labels == [str(d) for d in range(10)] and len(view.bar_values) == 10
+    assert "class scores" in view.caption.text()
+    with qtbot.waitSignal(window.inspection.mapsReady, timeout=30_000):
+        window.explorer.select_layer("c1")  # 6 maps of 28×28: tiles again
+    qtbot.waitUntil(lambda: view.layer == "c1")
+    assert view.graphics.isVisible() and not view.bars.isVisible() and view.tile_count == 6
+
+
+def test_choosing_another_layer_costs_no_forward_pass(window, qtbot):
+    """The image on show was recorded at every layer in one pass; switching layers reads that recording."""
+    model = window.session.predictor.model
+    passes = []
+    handle = model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        for layer in ("c1", "s2", "c3", "c5", "f6", "c1"):
+            with qtbot.waitSignal(window.inspection.mapsReady, timeout=10_000) as shown:
+                window.explorer.select_layer(layer)
+            assert shown.args[0] == layer and window.feature_map_view.layer == layer
+    finally:
+        handle.remove()
+    assert passes == [] and not window.jobs.busy
+
