@@ -10,7 +10,7 @@ listed but left out of the score.
 Not part of the normal test run (pytest collects ``test_*.py`` only). Run it from the repository
 root with the project's environment:
 
-    .venv/bin/python tests/mutation.py            # all mutants, about 45 minutes on 2 cores
+    .venv/bin/python tests/mutation.py            # all mutants, about 50 minutes on 2 cores
     .venv/bin/python tests/mutation.py E1 C1      # just these
     .venv/bin/python tests/mutation.py --list     # what each mutant does
 """
@@ -322,6 +322,47 @@ MUTANTS = [
            [("            callback.load_state_dict(states[type(callback).__name__])",
              "            callback.load_state_dict(states[type(callback).__name__]) if type(callback).__name__ != "
              "\"CheckpointSaver\" else None")], TRUST),
+    # --- what a newcomer touches first (issue #21) -----------------------------------------------------
+    Mutant("N1", LOOP, "a run stopped in its first epoch is kept, empty",
+           [('        return summary.get("status") == "stopped" and not summary.get("epochs") and self._resume is None',
+             '        return False')], ["tests/core/test_newcomer.py"]),
+    Mutant("N2", LOOP, "a run stopped after an epoch is thrown away",
+           [('        return summary.get("status") == "stopped" and not summary.get("epochs") and self._resume is None',
+             '        return summary.get("status") == "stopped" and self._resume is None')], ["tests/core/test_newcomer.py"]),
+    Mutant("N3", "workbench/core/cost.py", "extracting features is costed as training",
+           [('    return 1 if config.pretrained and config.transfer == "extract" else 3', "    return 3")],
+           ["tests/core/test_newcomer.py"]),
+    Mutant("N4", "workbench/core/errors.py", "a long estimate drops its hours",
+           [('    return f"{counted(days, \'day\')} {hours} h" if hours else counted(days, "day")',
+             '    return counted(days, "day")')], ["tests/core/test_newcomer.py"]),
+    Mutant("N5", "workbench/ui/settings.py", "a gone folder is restored as the dataset",
+           [('    if isinstance(dataset, str) and catalog.is_folder_dataset(dataset) and not Path(dataset).is_dir():',
+             '    if False:')], ["tests/ui/test_window_newcomer.py", "-k", "settings"]),
+    Mutant("N6", "workbench/ui/views/experiment_form.py", "Start is enabled while torch loads",
+           [('        self.start_button.setEnabled(False)\n        self.start_button.setText("Start (loading PyTorch…)")',
+             '        self.start_button.setText("Start (loading PyTorch…)")')],
+           ["tests/ui/test_window_newcomer.py", "-k", "moves_into"]),
+    Mutant("N7", "workbench/ui/main_window.py", "closing mid-run asks nothing",
+           [("        if self.training and not self.status.ask_close():", "        if False:")],
+           ["tests/ui/test_window_newcomer.py", "-k", "closing_while"]),
+    Mutant("N8", "workbench/core/catalog.py", "the catalogue lists the datasets as the zoo",
+           [('    sets = {d["name"]: DatasetCard(**d) for d in data["datasets"]}',
+             '    sets = {d["name"]: DatasetCard(**d) for d in data["datasets"][:1]}')],
+           ["tests/ui/test_window_newcomer.py", "-k", "catalogue"]),
+    # --- the dataflow graph (issue #16) -------------------------------------------------------------------
+    Mutant("G1", "workbench/core/inspect/graph.py", "an in-place add is not a merge",
+           [('        base = name.strip("_")  # __iadd__, add_ → iadd, add', '        base = name')],
+           ["tests/core/test_graph.py", "-k", "merges or recorded"]),
+    Mutant("G2", "workbench/core/inspect/graph.py", "a node is wired to its first input only",
+           [("        node = Node(len(self.nodes), name, op, kind, self._sources([refs, krefs]),",
+             "        node = Node(len(self.nodes), name, op, kind, self._sources([refs, krefs])[:1],")],
+           ["tests/core/test_graph.py", "-k", "merges"]),
+    Mutant("G3", "workbench/core/inspect/graph.py", "a module's output is not its producer",
+           [("            self.producer[id(output)] = (node.index, None)", "            pass")],
+           ["tests/core/test_graph.py", "-k", "resnet18 or googlenet or lenet5"]),
+    Mutant("G4", "workbench/ui/controllers/inspection.py", "a layer switch runs a forward pass again",
+           [("        held = self._recorded(layer)", "        held = None")],
+           ["tests/ui/test_explorer.py", "-k", "no_forward"]),
 ]
 
 

@@ -52,6 +52,9 @@ def test_a_one_by_one_layer_is_a_bar_chart_and_the_last_one_names_the_classes(wi
     qtbot.waitUntil(lambda: view.layer == "output")
     assert view.bar_labels == [str(d) for d in range(10)] and len(view.bar_values) == 10
     assert "class scores" in view.caption.text()
+    from test_window_newcomer import _cut
+
+    assert _cut(view.caption) is None  # the caption wraps rather than being cut
     with qtbot.waitSignal(window.inspection.mapsReady, timeout=30_000):
         window.explorer.select_layer("c1")  # 6 maps of 28×28: tiles again
     qtbot.waitUntil(lambda: view.layer == "c1")

@@ -9,9 +9,7 @@ import time
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractButton, QApplication, QCheckBox, QComboBox, QLabel, QMessageBox, QPushButton,
-                               QTabBar, QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QTabBar, QWidget
 
 from window_helpers import find, settings, settle
 from workbench.ui.main_window import MainWindow
@@ -44,8 +42,13 @@ def test_the_catalogue_is_the_registries(tmp_path):
         "resources/catalog.json is out of date: python -m workbench.core.catalog --write"
     import models
 
+    from workbench.core.data import get_dataset_info, list_datasets
+
     assert catalog.model_names() == models.list_models() and len(catalog.model_names()) >= 46
     assert catalog.model_card("resnet18").pretrained and not catalog.model_card("lenet5").pretrained
+    assert catalog.dataset_names() == list_datasets() == ["digits", "mnist", "fashion_mnist", "cifar10", "cifar100"]
+    assert [catalog.dataset_card(n).title for n in list_datasets()] == [get_dataset_info(n).title for n in list_datasets()]
+    assert not catalog.is_folder_dataset("cifar10") and catalog.is_folder_dataset("~/pokemon")
 
 
 def test_the_form_shown_while_torch_loads_moves_into_the_window(qtbot, tmp_path):
@@ -143,25 +146,28 @@ def _cut(widget: QWidget) -> str | None:
 
 
 def test_nothing_is_cut_at_800_by_600_nor_at_the_default_size(window, qtbot):
-    """Every label, button, check box, picker and tab bar of every tab shows its whole text; at 800×600 the
-    explorer becomes a tab and Start stays in view."""
-    for size in ((1400, 880), (800, 600)):
-        window.resize(*size)
-        qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
-        qtbot.wait(100)  # the workspace rearranges after the resize
-        tabs = window.centre_tabs
-        for index in range(tabs.count()):
-            tabs.setCurrentIndex(index)
-            qtbot.wait(30)
-            widgets = [w for w in window.findChildren(QWidget) if w.isVisible() and w.window() is window]
-            cut = [reason for reason in map(_cut, widgets) if reason]
-            assert not cut, f"at {size}, tab {tabs.tabText(index)}: " + "; ".join(cut)
-        start = find(window, "startButton")
-        top = start.mapTo(window, start.rect().topLeft()).y()
-        assert 0 <= top and top + start.height() <= window.height(), size  # in view without scrolling
-    assert window.splitter.explorer_in_tabs  # at 800 pixels the explorer is a tab
-    window.resize(1400, 880)
-    qtbot.waitUntil(lambda: not window.splitter.explorer_in_tabs)
+    """Every label, button, check box, picker and tab bar of every tab shows its whole text, for LeNet-5 and
+    for a model with longer layer names; at 800×600 the explorer becomes a tab and Start stays in view."""
+    for model in ("lenet5", "resnet20"):
+        window.form.select(window.model_combo, model)
+        settle(qtbot, window)
+        for size in ((1400, 880), (800, 600)):
+            window.resize(*size)
+            qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
+            qtbot.wait(100)  # the workspace rearranges after the resize
+            tabs = window.centre_tabs
+            for index in range(tabs.count()):
+                tabs.setCurrentIndex(index)
+                qtbot.wait(30)
+                widgets = [w for w in window.findChildren(QWidget) if w.isVisible() and w.window() is window]
+                cut = [reason for reason in map(_cut, widgets) if reason]
+                assert not cut, f"{model} at {size}, tab {tabs.tabText(index)}: " + "; ".join(cut)
+            start = find(window, "startButton")
+            top = start.mapTo(window, start.rect().topLeft()).y()
+            assert 0 <= top and top + start.height() <= window.height(), size  # in view without scrolling
+        assert window.splitter.explorer_in_tabs  # at 800 pixels the explorer is a tab
+        window.resize(1400, 880)
+        qtbot.waitUntil(lambda: not window.splitter.explorer_in_tabs)
 
 
 def test_the_matrix_has_axis_titles_whole_names_and_a_selection_of_its_own(qtbot):

@@ -100,10 +100,22 @@ def main(argv: list[str] | None = None) -> int:
             drawn.save(Path(tmp) / "my_digit.png")
             window.classify_file(str(Path(tmp) / "my_digit.png"))
         wait(lambda: not window.idle)
+        tree = window.layer_tree
+        for name in ("layer1", "layer1.0"):  # a residual block open: its layers and the ⊕ add that closes it
+            item = tree.item_for(name)
+            if item is not None:
+                tree.expandItem(item)
         window.explorer.select_layer(args.layer)
         wait(lambda: not window.idle)
         window.centre_tabs.setCurrentIndex(0)
         save(args.main_name)
+        if args.only == "all" and not args.folder:  # a 1×1 layer: bars, and the last layer's are the classes
+            window.explorer.select_layer(window.session.summary.graph.nodes[window.session.summary.graph.output].module)
+            wait(lambda: not window.idle)
+            window.explorer.grab().save(str(args.out / "explorer-bars.png"))
+            saved.append(args.out / "explorer-bars.png")
+            window.explorer.select_layer(args.layer)
+            wait(lambda: not window.idle)
         if args.only == "all":
             window.centre_tabs.setCurrentWidget(window.evaluation_view)
             matrix = window.evaluation_view.matrix

@@ -240,7 +240,7 @@ class FeatureMapView(QWidget):
         self.setObjectName(name)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.caption = rich(QLabel("Select a layer to see its feature maps"))
+        self.caption = rich(QLabel("Select a layer to see its feature maps", wordWrap=True))
         layout.addWidget(self.caption)
         self.graphics = pg.GraphicsLayoutWidget()
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=True)
@@ -298,8 +298,8 @@ class FeatureMapView(QWidget):
             axis.setTicks(None)
             axis.setLabel("channel")
         self.bars.autoRange()
-        what = "class scores (logits)" if self.bar_labels else f"{counted(len(values), 'value')} of 1×1"
-        self.caption.setText(f"<b>{layer}</b>: {what}, one bar each (blue ≥ 0, red < 0)")
+        what = "the class scores (logits)" if self.bar_labels else f"{counted(len(values), 'value')} of 1×1"
+        self.caption.setText(f"<b>{layer}</b>: {what}; blue ≥ 0, red < 0")
 
     def clear_maps(self, message: str) -> None:
         self.bars.hide()

@@ -23,6 +23,7 @@ class ProbeView(QWidget):
         self.thumbnail.setFixedSize(96, 96)
         self.thumbnail.setStyleSheet("QLabel { border: 1px solid #ccc; background: #fafafa; }")
         self.layer_combo = QComboBox(objectName="probeLayerCombo")
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "layer1 (16 ch)" whole
         self.layer_combo.setToolTip("The layer whose feature maps refresh at each epoch's end")
         self.prediction = rich(QLabel(objectName="probePrediction", wordWrap=True))
         self.history: list[str] = []
