@@ -16,6 +16,7 @@ which checks that the graph is the computation (the registry test replays every 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -122,7 +123,6 @@ class _Capture(TorchFunctionMode):
         self.model, self.keep = model, keep
         self.nodes: list[Node] = []
         self.producer: dict[int, tuple[int, int | None]] = {}  # id(tensor) → (node, item of a tuple output)
-        self.alive: list[torch.Tensor] = []  # every tensor seen stays alive: no id is reused during the pass
         self.kept: dict[int, Any] = {}
         self.depth = 0  # inside a leaf module: its own functions are part of it
         self.stack: list[str] = [""]  # the containers whose forward is running
@@ -164,16 +164,22 @@ class _Capture(TorchFunctionMode):
                     _call=call, _args=refs, _kwargs=krefs)
         self.nodes.append(node)
         if isinstance(output, torch.Tensor):
-            self.producer[id(output)] = (node.index, None)
-            self.alive.append(output)
+            self._produced(output, (node.index, None))
         elif isinstance(output, (tuple, list)):
             for i, item in enumerate(output):
                 if isinstance(item, torch.Tensor):
-                    self.producer[id(item)] = (node.index, i)
-                    self.alive.append(item)
+                    self._produced(item, (node.index, i))
         if self.keep is not None and tensor is not None:
             self.kept[node.index] = self.keep(tensor)
         return node
+
+    def _produced(self, tensor: torch.Tensor, where: tuple[int, int | None]) -> None:
+        """Remember who made ``tensor`` for as long as it lives: the entry goes with the tensor, so a later
+        tensor at the same address is never taken for it, and the pass keeps no more alive than a plain one."""
+        key = id(tensor)
+        if key not in self.producer:
+            weakref.finalize(tensor, self.producer.pop, key, None)
+        self.producer[key] = where
 
     def input(self, x: torch.Tensor) -> None:
         self.add("input", "input", "input", None, (), {}, x)
