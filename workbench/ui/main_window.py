@@ -106,11 +106,11 @@ class MainWindow(QMainWindow):
             signal.connect(slot)
         self.model.follow(tr, self.datasets)
         self.model.shown.connect(self._on_shown)
-        self.model.weightsChanged.connect(self.inspection.refresh)
+        self.model.weightsChanged.connect(self.inspection.refresh_weights)
         self.inspection.predictionsReady.connect(self.prediction_view.show_predictions)
         self.inspection.mapsReady.connect(self.explorer.show_maps)
         self.inspection.probeReady.connect(self.probe_view.show_result)
-        for source in (self.model, self.inspection, runs):
+        for source in (self.model, self.inspection, runs, self.cost):
             source.failed.connect(st.show_error)
         self.cost.costShown.connect(form.show_cost)
         self.cost.problemShown.connect(lambda text: (form.show_problem(text), self._lock()))

@@ -16,6 +16,7 @@ class CostController(QObject):
     costShown = Signal(object, object, object, str, int)  # macs, training images, s per epoch or None, device, passes
     problemShown = Signal(str)  # why the settings cannot run ("" when they can)
     queueEstimated = Signal(object, str)  # [(model, epochs, seconds)] of a queued experiment, the device
+    failed = Signal(str)  # an estimate that could not be made, for the error banner
 
     def __init__(self, session: Session, jobs: JobRunner, parent=None):
         super().__init__(parent)
@@ -66,7 +67,7 @@ class CostController(QObject):
         known = self.rates.get(str(device))
         configs = [config for config, _ in degradation_runs(form_config.device, form_config.amp)]
         self.jobs.submit("queue", lambda: cost.queue_seconds(configs, *(known or cost.measure_rate(device))),
-                         lambda runs: self.queueEstimated.emit(runs, devices.describe(device)), self.problemShown.emit,
+                         lambda runs: self.queueEstimated.emit(runs, devices.describe(device)), self.failed.emit,
                          what="estimating the experiment")
 
     def _measured(self, key: str, rate) -> None:

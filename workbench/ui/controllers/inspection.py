@@ -45,14 +45,20 @@ class InspectionController(QObject):
         elif "layer" in changed:
             self.show_layer()
 
-    def refresh(self) -> None:
-        """Predictions, the selected layer's maps and the probe, for the model and image on show."""
+    def refresh_weights(self) -> None:
+        """New weights of the run under way (each epoch's end): the layers on show only, not every layer,
+        so the look takes as little as it can from the training beside it."""
+        self.refresh(every_layer=False)
+
+    def refresh(self, every_layer: bool = True) -> None:
+        """Predictions, the selected layer's maps and the probe, for the model and image on show (and, for a
+        new model or image, every layer's maps, so that choosing another layer needs no forward pass)."""
         s = self.session
         predictor, image, layer, probe_layer, note = s.predictor, s.image, s.layer, self.probe_layer, s.note
         self.recording = (None, None, {})  # new weights or a new image: the old maps are not these
         if predictor is None or image is None:
             return
-        self.jobs.submit("look", lambda: look(predictor, image, [layer, probe_layer], every_layer=True),
+        self.jobs.submit("look", lambda: look(predictor, image, [layer, probe_layer], every_layer=every_layer),
                          lambda result: self._on_looked(result, note, layer, probe_layer, recorded=(predictor, image)),
                          self.failed.emit, what="classifying")
 
