@@ -75,3 +75,22 @@ def test_choosing_another_layer_costs_no_forward_pass(window, qtbot):
         handle.remove()
     assert passes == [] and not window.jobs.busy
 
+
+
+def test_the_source_view_shows_the_selected_blocks_class(window, qtbot):
+    """A learner reads the very class the network is built from: LeNet-5's C3 connection table, then a
+    ResNet's BasicBlock and its paper."""
+    window.explorer.select_layer("c3.conv")
+    window.explorer.detail_tabs.setCurrentWidget(window.explorer.source_view)
+    view = window.explorer.source_view
+    assert view.isVisible() and view.code.toPlainText().startswith("class PartialConv2d(")
+    assert "models/lenet.py:" in view.header.text() and "Gradient-Based Learning" in view.header.text()
+    combo = find(window, "modelCombo")
+    combo.setCurrentIndex(combo.findData("resnet18"))
+    settle(qtbot, window)
+    assert view.source is None  # a new model: nothing selected yet
+    window.explorer.select_layer("layer1.0")
+    assert view.code.toPlainText().startswith("class BasicBlock(") and "out += identity" in view.code.toPlainText()
+    assert "torchvision/models/resnet.py:" in view.header.text() and "Deep Residual Learning" in view.header.text()
+    window.explorer.select_layer("layer1.0.conv1")
+    assert view.source.class_name == "Conv2d" and "torch/nn/modules/conv.py" in view.source.where

@@ -114,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
             wait(lambda: not window.idle)
             window.explorer.grab().save(str(args.out / "explorer-bars.png"))
             saved.append(args.out / "explorer-bars.png")
+            source_layer = f"{args.layer}.conv" if window.layer_tree.item_for(f"{args.layer}.conv") else args.layer
+            tree.expandItem(tree.item_for(args.layer))
+            window.explorer.select_layer(source_layer)  # the code of the class the layer is built from
+            window.explorer.detail_tabs.setCurrentWidget(window.explorer.source_view)
+            wait(lambda: not window.idle)
+            window.explorer.grab().save(str(args.out / "explorer-source.png"))
+            saved.append(args.out / "explorer-source.png")
+            window.explorer.detail_tabs.setCurrentWidget(window.feature_map_view)
             window.explorer.select_layer(args.layer)
             wait(lambda: not window.idle)
         if args.only == "all":

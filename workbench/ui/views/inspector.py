@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QSplitter,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -27,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import counted
 from workbench.core.inspect import LayerInfo, ModelSummary, tile_maps
+from workbench.core.inspect.source import source_of
 
+from .source_view import SourceView
 from .text import rich, tip
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.pgm *.ppm)"
@@ -323,6 +326,10 @@ class ExplorerPanel(QSplitter):
         self.prediction_view = PredictionView()
         self.layer_tree = LayerTree()
         self.feature_map_view = FeatureMapView()
+        self.source_view = SourceView()
+        self.detail_tabs = QTabWidget(objectName="layerDetailTabs")  # what the selected layer computes, and how
+        self.detail_tabs.addTab(self.feature_map_view, "Feature maps")
+        self.detail_tabs.addTab(self.source_view, "Source")
         self.image_label = QLabel(objectName="imageCaption", wordWrap=True)
         self.image_label.setTextFormat(Qt.TextFormat.PlainText)  # a user's file name
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -335,11 +342,17 @@ class ExplorerPanel(QSplitter):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(image_box)
         top_layout.addWidget(self.prediction_view, 1)
-        for widget in (top, self.layer_tree, self.feature_map_view):
+        for widget in (top, self.layer_tree, self.detail_tabs):
             self.addWidget(widget)
         self.setSizes([190, 290, 350])
         self.setMinimumSize(180, 300)  # below the views' own hints: at 800×600 the panes shrink
         self.layer_tree.itemSelectionChanged.connect(lambda: self.layerSelected.emit(self.layer_tree.selected_layer()))
+        self.layerSelected.connect(self._show_source)
+
+    def _show_source(self, layer: str | None) -> None:
+        session = getattr(self, "session", None)
+        predictor = session.predictor if session is not None else None
+        self.source_view.show_source(source_of(predictor.model, layer) if predictor is not None and layer else None)
 
     def follow(self, session) -> None:
         """The session's model in the tree, its image in the drop zone; a chosen layer into the session."""
@@ -355,6 +368,7 @@ class ExplorerPanel(QSplitter):
     def show_model(self, summary: ModelSummary) -> None:
         self.layer_tree.show_summary(summary)
         self.feature_map_view.clear_maps("Select a layer to see its feature maps")
+        self.source_view.show_source(None)
 
     def show_image(self, image: torch.Tensor | None, caption: str) -> None:
         if image is None:
