@@ -103,14 +103,15 @@ def passes(config: TrainConfig) -> int:
     return 1 if config.pretrained and config.transfer == "extract" else 3
 
 
-def epoch_seconds(macs: int, images: int, batch_size: int, rate: float, overhead: float, passes: int = 3) -> float:
-    """``passes`` times the forward multiply-adds of every image at ``rate × EFFICIENCY``, plus the
+def epoch_seconds(macs: int, images: int, batch_size: int, rate: float, overhead: float,
+                  forward_passes: int = 3) -> float:
+    """``forward_passes`` (``passes``) times the forward multiply-adds of every image at ``rate × EFFICIENCY``, plus the
     engine's cost per batch. Against measured epochs on a 2-core CPU (digits, batch 32), measured /
     estimated: LeNet-5 0.7 / 0.5 s, ResNet-20 4.3 / 4.7 s, VGG-11-BN 13.5 / 16.5 s, DenseNet-BC-100
     48 / 31 s (networks of many small layers run slower than their arithmetic says)."""
     steps = -(-images // max(1, batch_size))
-    efficiency = FORWARD_EFFICIENCY if passes == 1 else EFFICIENCY
-    return passes * macs * images / (rate * efficiency) + steps * overhead * ENGINE_STEPS
+    efficiency = FORWARD_EFFICIENCY if forward_passes == 1 else EFFICIENCY
+    return forward_passes * macs * images / (rate * efficiency) + steps * overhead * ENGINE_STEPS
 
 
 def queue_seconds(configs: list[TrainConfig], rate: float, overhead: float) -> list[tuple[str, int, float]]:

@@ -118,9 +118,9 @@ def _fill(structure, values: dict[int, Any]):
 
 
 class _Capture(TorchFunctionMode):
-    def __init__(self, model: nn.Module, keep: Callable[[torch.Tensor], Any] | None):
+    def __init__(self, keep: Callable[[torch.Tensor], Any] | None):
         super().__init__()
-        self.model, self.keep = model, keep
+        self.keep = keep
         self.nodes: list[Node] = []
         self.producer: dict[int, tuple[int, int | None]] = {}  # id(tensor) → (node, item of a tuple output)
         self.kept: dict[int, Any] = {}
@@ -255,7 +255,7 @@ def capture(model: nn.Module, x: torch.Tensor, keep: Callable[[torch.Tensor], An
     every node's output (a detached clone for feature maps, a shape; nothing when ``keep`` is ``None``).
     ``macs``: count each module's multiply-adds (torch's flop counter, which slows the pass)."""
     leaves = {name for name, m in model.named_modules() if name and next(m.children(), None) is None}
-    recorder = _Capture(model, keep)
+    recorder = _Capture(keep)
     handles = []
     for name, module in model.named_modules():
         if not name:

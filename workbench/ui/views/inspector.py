@@ -7,7 +7,6 @@ import html
 from pathlib import Path
 
 import numpy as np
-from .plotting import pg
 import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPixmap
@@ -30,6 +29,7 @@ from workbench.core.errors import counted
 from workbench.core.inspect import LayerInfo, ModelSummary, tile_maps
 from workbench.core.inspect.source import source_of
 
+from .plotting import pg
 from .source_view import SourceView
 from .text import rich, tip
 
@@ -348,10 +348,10 @@ class ExplorerPanel(QSplitter):
         self.setMinimumSize(180, 300)  # below the views' own hints: at 800×600 the panes shrink
         self.layer_tree.itemSelectionChanged.connect(lambda: self.layerSelected.emit(self.layer_tree.selected_layer()))
         self.layerSelected.connect(self._show_source)
+        self.session = None  # set by ``follow``
 
     def _show_source(self, layer: str | None) -> None:
-        session = getattr(self, "session", None)
-        predictor = session.predictor if session is not None else None
+        predictor = self.session.predictor if self.session is not None else None
         self.source_view.show_source(source_of(predictor.model, layer) if predictor is not None and layer else None)
 
     def follow(self, session) -> None:
@@ -390,7 +390,7 @@ class ExplorerPanel(QSplitter):
 
     def _class_names(self, layer: str) -> list[str] | None:
         """The classes, when ``layer`` is the one whose output the network returns (its logits)."""
-        session = getattr(self, "session", None)
+        session = self.session
         graph = getattr(session.summary, "graph", None) if session is not None and session.summary else None
         if graph is None or session.predictor is None or graph.nodes[graph.output].module != layer:
             return None

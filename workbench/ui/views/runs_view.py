@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 
-from .plotting import pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from workbench.core.errors import counted, human_duration
 from workbench.core.inspect import human_count
 
+from .plotting import pg
 from .training_plots import make_plot
 from .text import rich, tip
 

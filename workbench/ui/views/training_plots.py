@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from .plotting import pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QSplitter
-from PySide6.QtCore import Qt
+
+from .plotting import pg
 
 BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"
 SMOOTHING = 0.9
