@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DATA = ["tests/core/test_datasets.py"]
+DATA = ["tests/core/test_datasets.py", "tests/core/test_prepare.py"]
 ENGINE = ["tests/core/test_engine.py", "tests/core/test_training.py", "-k", "not torchrun"]
 DDP = ["tests/core/test_training.py", "-k", "torchrun"]
 CLI = ["tests/core/test_cli.py", "-k", "predict or export or bad_values or resume"]
@@ -86,18 +86,26 @@ MUTANTS = [
     Mutant("D11", "workbench/core/data/transforms.py", "Preprocess: nearest-neighbour resize instead of bilinear",
            [('mode="bilinear", align_corners=False)', 'mode="nearest")')], DATA),
     Mutant("D12", "workbench/core/data/transforms.py", "decode: dark-on-light images no longer inverted for MNIST-like sets",
-           [("if dark_background and _border_mean(tensor) > 0.5:", "if dark_background and _border_mean(tensor) < 0.5:")],
+           [("return share > 0.5, share", "return share < 0.5, share")], DATA),
+    Mutant("D17", "workbench/core/data/transforms.py", "inversion guess: the border alone decides (a tight crop fools it)",
+           [("if abs(share - 0.5) > GUESS_MARGIN:", "if False:")], DATA),
+    Mutant("D18", "workbench/core/data/transforms.py", "grey: one channel (green) instead of the luminance",
+           [('picture = photo.convert("L")', 'picture = photo.getchannel("G")')], DATA),
+    Mutant("D19", "workbench/core/data/transforms.py", "pad: black bands instead of the border's colour",
+           [("colour = tuple(int(v) for v in np.median(border, axis=0))", "colour = (0, 0, 0)")], DATA),
+    Mutant("D20", "workbench/core/data/transforms.py", "the user's \"don't invert\" ignored",
+           [("done.inverted = bool(done.guess if invert is None else invert)", "done.inverted = bool(done.guess or invert)")],
            DATA),
     Mutant("D13", "workbench/core/data/transforms.py", "decode: transparency composited on the wrong ground",
            [("ground = (0, 0, 0) if dark_background else (255, 255, 255)",
              "ground = (255, 255, 255) if dark_background else (0, 0, 0)")], DATA),
     Mutant("D14", "workbench/core/data/transforms.py", "decode: shrinks by sampling a pixel, not averaging the block",
-           [("image.resize((native_size[1], native_size[0]), Image.Resampling.BOX)",
-             "image.resize((native_size[1], native_size[0]), Image.Resampling.NEAREST)")], DATA),
+           [("picture.resize((native_size[1], native_size[0]), Image.Resampling.BOX)",
+             "picture.resize((native_size[1], native_size[0]), Image.Resampling.NEAREST)")], DATA),
     Mutant("D15", "workbench/core/data/decode.py", "decode: EXIF orientation ignored",
            [("image = ImageOps.exif_transpose(image)", "image = image")], DATA),
     Mutant("D16", "workbench/core/data/transforms.py", "decode: width and height swapped when resizing",
-           [("image.resize((native_size[1], native_size[0]),", "image.resize((native_size[0], native_size[1]),")],
+           [("picture.resize((native_size[1], native_size[0]),", "picture.resize((native_size[0], native_size[1]),")],
            DATA),
     # --- the training loop and its loss (workbench/core/train/loop.py, evaluate.py, optim.py) -------------
     Mutant("E1", LOOP, "test pass with the last weights instead of the best",
