@@ -90,3 +90,61 @@ def test_a_layer_before_an_in_place_activation_is_recorded_as_it_computed():
         by_hand = model.bn1(model.conv1(x[None]))[0]  # the BatchNorm's own output, computed here
     assert float(by_hand.min()) < 0
     torch.testing.assert_close(maps, by_hand)
+
+
+def test_channel_statistics_order_and_pages_by_hand():
+    from workbench.core.inspect.activations import channel_order, channel_stats, page_count, tile_page
+    maps = torch.zeros(4, 2, 2)
+    maps[1] = torch.tensor([[1.0, 0.0], [3.0, 0.0]])  # mean 1, max 3, half zeros, strength 1
+    maps[2] = torch.tensor([[-4.0, 4.0], [2.0, 2.0]])  # a BatchNorm-like channel: mean 1, strength 3
+    maps[3] = 0.5  # flat but alive
+    stats = channel_stats(maps)
+    assert stats.mean.tolist() == [0.0, 1.0, 1.0, 0.5]
+    assert stats.max.tolist() == [0.0, 3.0, 4.0, 0.5] and stats.min.tolist() == [0.0, 0.0, -4.0, 0.5]
+    assert stats.zeros.tolist() == [1.0, 0.5, 0.0, 0.0]
+    assert stats.dead.tolist() == [True, False, False, False] and stats.flat.tolist() == [True, False, False, True]
+    assert stats.layer() == {"mean": 0.625, "min": -4.0, "max": 4.0, "zeros": 0.375, "dead": 1}
+    assert channel_order(stats, "index") == [0, 1, 2, 3]
+    assert channel_order(stats, "strength") == [2, 1, 3, 0]  # mean |value|: 3, 1, 0.5, 0
+    assert [page_count(n, 64) for n in (1, 64, 65, 2048)] == [1, 1, 2, 32]
+    # Shared scale: symmetric about zero (the page holds -4..4), values kept; per channel: each its own 0..1.
+    shared = tile_page(maps, [2, 1], shared=True, padding=1)
+    assert shared.levels == (-4.0, 4.0) and shared.grid == (1, 2)
+    assert shared.image[1:3, 1:3].tolist() == maps[2].tolist() and shared.image[1:3, 4:6].tolist() == maps[1].tolist()
+    own = tile_page(maps, [2, 3], shared=False, padding=1)
+    assert own.levels == (0.0, 1.0)
+    assert own.image[1:3, 1:3].tolist() == [[0.0, 1.0], [0.75, 0.75]]  # (v + 4) / 8
+    assert own.image[1:3, 4:6].tolist() == [[0.5, 0.5], [0.5, 0.5]]  # a flat tile mid-scale
+    assert own.channel_at(1.5, 1.5) == 2 and own.channel_at(4.5, 2.0) == 3 and own.channel_at(30, 1) is None
+    assert own.origin(1) == (4, 1)
+
+
+def test_filters_of_the_first_convolution_and_a_pointwise_one():
+    import numpy as np
+    from workbench.core.inspect.filters import convolutions, filter_page, filters_of, weight_histogram
+    model = models.create_model("resnet18", num_classes=10, input_size=224)  # the paper's 7×7 stem
+    names = convolutions(model)
+    assert names[0] == "conv1" and len(names) == 20  # 17 3×3/7×7 and 3 1×1 downsampling shortcuts (He et al.)
+    first = filters_of(model, "conv1")
+    assert first.rgb and first.weight.shape == (64, 3, 7, 7)
+    torch.testing.assert_close(first.norms, model.conv1.weight.detach().flatten(1).norm(dim=1))
+    by_norm = first.order("norm")
+    assert first.norms[by_norm[0]] == first.norms.max() and sorted(by_norm) == list(range(64))
+    image, grid, scale = filter_page(first, [0, 1], padding=1)
+    assert grid == (2, 2) and image.shape == (2 * 8 + 1, 2 * 8 + 1, 3)
+    w0 = model.conv1.weight.detach()[0]
+    assert scale == pytest.approx(float(model.conv1.weight.detach()[[0, 1]].abs().max()))
+    # Tile 0 in colour: red is input channel 0, zero is mid-grey.
+    np.testing.assert_allclose(image[1:8, 1:8, 0], (w0[0] / (2 * scale) + 0.5).numpy(), atol=1e-6)
+    second = filters_of(model, "layer1.0.conv1")
+    assert not second.rgb
+    grey, _, s = filter_page(second, [5], input_channel=3, padding=0)
+    np.testing.assert_allclose(grey, model.layer1[0].conv1.weight.detach()[5, 3].numpy(), atol=1e-6)
+    shortcut = filters_of(model, "layer2.0.downsample.0")
+    matrix, grid, _ = filter_page(shortcut, [2, 0])
+    assert shortcut.pointwise and grid == (2, 64)
+    np.testing.assert_allclose(matrix[0], model.layer2[0].downsample[0].weight.detach()[2, :, 0, 0].numpy())
+    counts, edges = weight_histogram(first.weight, bins=10)
+    assert counts.sum() == 64 * 3 * 49 and edges[0] == pytest.approx(float(first.weight.min()))
+    with pytest.raises(ValueError, match="not a convolution"):
+        filters_of(model, "bn1")

@@ -4,8 +4,9 @@
 ``DatasetInfo`` (``for_dataset``: untrained, or with ImageNet weights), or from a model in hand
 (the window's copy of a run's model). Its input size, decode geometry and normalisation come
 from ``train.setup`` and from the checkpoint, the very decisions training made, so a dropped
-image reaches the network as the training images did. ``predict_files`` classifies files and
-folders with a verdict for every file that cannot be used, progress and cancel."""
+image reaches the network as the training images did; ``decode_photo`` says how it got there and
+``input_warnings`` what makes the answer doubtful. ``predict_files`` classifies files and folders
+in batches, with a verdict for every file that cannot be used, progress and cancel."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from PIL import Image
 from torch import nn
 
 from .data.decode import IMAGE_EXTENSIONS
-from .data.transforms import Preprocess, image_to_tensor
+from .data.transforms import Prepared, Preprocess, prepare_image
+from .errors import counted
 from .inspect import ActivationRecorder, as_maps, eval_mode, first_tensor, layer_maps
 from .inspect.hooks import RECORDING_BUDGET, Budget
 from .runs import regular_file
@@ -26,7 +28,11 @@ from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
 from .train.setup import build_model, resolve_input_size
 
-__all__ = ["Prediction", "Predictor", "checkpoint_of", "image_files", "load_predictor", "predict_files"]
+__all__ = ["Prediction", "Predictor", "checkpoint_of", "image_files", "input_warnings", "load_predictor",
+           "predict_files"]
+
+BATCH = 64
+"""Images a folder is classified in at a time."""
 
 
 def checkpoint_of(run_or_file: str | Path, which: str = "best") -> Path:
@@ -94,7 +100,24 @@ class Predictor:
 
     def decode(self, image: Image.Image | str | Path) -> torch.Tensor:
         """A file or PIL image in the dataset's own form (``C×H×W`` in [0, 1] at its native size)."""
-        return image_to_tensor(image, self.input_shape[0], self.native_size, self.dark_background, self.crop)
+        return self.decode_photo(image).tensor
+
+    def decode_photo(self, image: Image.Image | str | Path, fit: str | None = None,
+                     invert: bool | None = None) -> Prepared:
+        """``decode``, with the photo as it was and every step taken (``fit``: stretch, pad or crop;
+        ``invert``: ``None`` for the automatic guess)."""
+        return prepare_image(image, self.input_shape[0], self.native_size, self.dark_background, self.crop,
+                             fit, invert)
+
+    @torch.no_grad()
+    def classify_batch(self, images: list[torch.Tensor], k: int = 3) -> list[list[tuple[str, float]]]:
+        """Top-``k`` for several decoded images (the dataset's form), in one forward pass."""
+        batch = torch.stack(images).to(self.device)
+        with eval_mode(self.model):
+            logits = first_tensor(self.model(self.preprocess.to(self.device)(batch)))
+        probs = torch.softmax(logits.float(), 1).cpu()
+        values, indices = probs.topk(min(k, probs.shape[1]), dim=1)
+        return [[(self.classes[i], float(v)) for v, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), indices.tolist())]
 
     @torch.no_grad()
     def look(self, image, layers=(), k: int = 3, every_layer: bool = False,
@@ -170,26 +193,88 @@ class Prediction:
     top: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
     """Why the file could not be classified; then ``top`` is empty."""
+    truth: str | None = None
+    """The class named by the file's folder, when it is one of the model's classes."""
+    thumbnail: Image.Image | None = None
+    """The photo, small (when asked for)."""
 
 
 def predict_files(predictor: Predictor, paths: list[str | Path], k: int = 3,
                   progress: Callable[[int, int, str], None] | None = None,
-                  cancelled: Callable[[], bool] | None = None) -> list[Prediction]:
-    """Top-``k`` for every image file (folders expanded); ``progress(done, total, name)`` after
-    each, and it stops early (with what it has) once ``cancelled()`` says so."""
+                  cancelled: Callable[[], bool] | None = None, batch_size: int = BATCH,
+                  finished: Callable[[list[Prediction]], None] | None = None,
+                  thumbnail: int = 0) -> list[Prediction]:
+    """Top-``k`` for every image file (folders expanded), classified ``batch_size`` at a time, in the
+    order found. ``progress(done, total, name)`` after each file; ``finished(predictions)`` with those
+    completed since it was last called (unusable files among them), after each batch. It stops early
+    (with what it has) once ``cancelled()`` says so. ``thumbnail``: keep each photo at that size."""
     left_out: list[tuple[Path, str]] = []
     files = image_files(paths, left_out)
     results = [Prediction(str(p), error=f"skipped: {why}") for p, why in left_out]
+    classes = set(predictor.classes)
+    pending: list[tuple[Prediction, torch.Tensor]] = []
+    told = 0
+
+    def flush():
+        nonlocal told
+        if pending:
+            for (prediction, _), top in zip(pending, predictor.classify_batch([t for _, t in pending], k)):
+                prediction.top = top
+            pending.clear()
+        if finished is not None and told < len(results):
+            finished(results[told:])
+            told = len(results)
+
     for done, path in enumerate(files, start=1):
         if cancelled is not None and cancelled():
             break
+        prediction = Prediction(str(path), truth=path.parent.name if path.parent.name in classes else None)
+        results.append(prediction)
         if not path.is_file():
-            results.append(Prediction(str(path), error="no such file"))
+            prediction.error = "no such file"
         else:
             try:
-                results.append(Prediction(str(path), predictor.top_k(path, k)))
+                prepared = predictor.decode_photo(path)
             except Exception as exc:  # a corrupt or odd file is reported and the others go on
-                results.append(Prediction(str(path), error=str(exc) or type(exc).__name__))
+                prediction.error = str(exc) or type(exc).__name__
+            else:
+                if thumbnail:
+                    prepared.photo.thumbnail((thumbnail, thumbnail), Image.Resampling.BILINEAR)
+                    prediction.thumbnail = prepared.photo
+                pending.append((prediction, prepared.tensor))
+        if len(pending) >= batch_size:
+            flush()
         if progress is not None:
             progress(done, len(files), path.name)
+    flush()
     return results
+
+
+def input_warnings(predictor: Predictor, prepared: Prepared, top: list[tuple[str, float]] | None = None,
+                   trained: bool = True) -> list[str]:
+    """Plain words on what makes this image's answer doubtful: an image unlike the training data (colour on
+    a grey set, shrunk to a few pixels, squashed, of unclear polarity), untrained weights, and a confidence
+    that such an image does not support."""
+    out: list[str] = []
+    h, w = predictor.native_size
+    sw, sh = prepared.source_size
+    if prepared.grey and prepared.colourfulness > 0.04:
+        out.append(f"A colour photo on a model of grey images: it sees the photo's luminance only, and it learnt "
+                   f"from {'grey drawings' if predictor.dark_background else 'grey images'}.")
+    shrink = (sw * sh) / max(1, h * w)
+    if shrink >= 16 and h * w <= 32 * 32:
+        out.append(f"Shrunk from {sw}×{sh} to {w}×{h}: each input pixel averages about "
+                   f"{counted(round(shrink), 'pixel')} of the photo, so fine detail is gone.")
+    ratio = max(sw, sh) / max(1, min(sw, sh))
+    if prepared.fit == "stretch" and ratio >= 1.34 and h == w:
+        out.append(f"Stretched from {sw}×{sh} to a square: shapes are squashed. Pad or Crop keeps them.")
+    if prepared.guess is not None and abs(prepared.light_share - 0.5) <= 0.1:
+        out.append("Light and dark cover about the same area, so whether to invert it is a guess: "
+                   "check the network's input, and choose Invert or Don't invert.")
+    if not trained:
+        out.append("This network is untrained: its scores come from random weights and mean nothing yet.")
+    unlike = bool(out) and trained
+    if top and unlike and top[0][1] >= 0.5:
+        out.append(f"{top[0][1]:.0%} is not a confidence to trust here: networks are often confidently wrong "
+                   "on images unlike the ones they learnt from.")
+    return out
