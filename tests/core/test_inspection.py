@@ -131,7 +131,7 @@ def test_filters_of_the_first_convolution_and_a_pointwise_one():
     by_norm = first.order("norm")
     assert first.norms[by_norm[0]] == first.norms.max() and sorted(by_norm) == list(range(64))
     image, grid, scale = filter_page(first, [0, 1], padding=1)
-    assert grid == (2, 2) and image.shape == (2 * 8 + 1, 2 * 8 + 1, 3)
+    assert grid == (1, 2) and image.shape == (8 + 1, 2 * 8 + 1, 3)
     w0 = model.conv1.weight.detach()[0]
     assert scale == pytest.approx(float(model.conv1.weight.detach()[[0, 1]].abs().max()))
     # Tile 0 in colour: red is input channel 0, zero is mid-grey.
