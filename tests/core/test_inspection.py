@@ -148,3 +148,16 @@ def test_filters_of_the_first_convolution_and_a_pointwise_one():
     assert counts.sum() == 64 * 3 * 49 and edges[0] == pytest.approx(float(first.weight.min()))
     with pytest.raises(ValueError, match="not a convolution"):
         filters_of(model, "bn1")
+
+
+def test_lenet5_c3_filters_show_the_connection_table():
+    """LeCun et al. 1998, table I: C3's map 0 sees S2's maps 0, 1, 2; map 15 sees all six. The kernels a
+    map lacks are zero."""
+    from workbench.core.inspect.filters import convolutions, filters_of
+    model = models.create_model("lenet5", num_classes=10)
+    assert "c3.conv" in convolutions(model)
+    c3 = filters_of(model, "c3.conv")
+    assert c3.weight.shape == (16, 6, 5, 5) and not c3.rgb
+    seen = (c3.weight.abs().sum(dim=(2, 3)) > 0)
+    assert seen[0].tolist() == [True, True, True, False, False, False]
+    assert seen[15].all() and int(seen.sum()) == 60

@@ -19,6 +19,9 @@ OBJECT_NAMES = {
     "deviceCombo": QComboBox, "ampCombo": QComboBox, "etaLabel": QWidget, "augmentCombo": QComboBox,
     "transferCheck": QWidget, "probeView": QWidget, "evaluationView": QWidget, "confusionMatrixView": QWidget,
     "runsTable": QWidget, "compareButton": QPushButton, "healthReportView": QWidget, "lrPlot": QWidget,
+    "channelView": QWidget, "filterView": QWidget, "sourceView": QWidget, "classifyTable": QWidget,
+    "fitCombo": QComboBox, "invertCombo": QComboBox, "mapOrderCombo": QComboBox, "mapScaleCombo": QComboBox,
+    "mapPageSpin": QSpinBox, "mapPerPageCombo": QComboBox,
 }
 
 
@@ -38,9 +41,10 @@ def find(win, name):
     return widget
 
 
-def drop_file(widget, path):
+def drop_file(widget, *paths):
+    """Drag ``paths`` (files or folders) over ``widget`` and drop them, as a file manager does."""
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     widget.dragEnterEvent(enter)

@@ -28,8 +28,10 @@ from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
 from .train.setup import build_model, resolve_input_size
 
-__all__ = ["Prediction", "Predictor", "checkpoint_of", "image_files", "input_warnings", "load_predictor",
+__all__ = ["UNTRAINED", "Prediction", "Predictor", "checkpoint_of", "image_files", "input_warnings", "load_predictor",
            "predict_files"]
+
+UNTRAINED = "This network is untrained: its scores come from random weights and mean nothing yet."
 
 BATCH = 64
 """Images a folder is classified in at a time."""
@@ -272,7 +274,7 @@ def input_warnings(predictor: Predictor, prepared: Prepared, top: list[tuple[str
         out.append("Light and dark cover about the same area, so whether to invert it is a guess: "
                    "check the network's input, and choose Invert or Don't invert.")
     if not trained:
-        out.append("This network is untrained: its scores come from random weights and mean nothing yet.")
+        out.append(UNTRAINED)
     unlike = bool(out) and trained
     if top and unlike and top[0][1] >= 0.5:
         out.append(f"{top[0][1]:.0%} is not a confidence to trust here: networks are often confidently wrong "

@@ -15,6 +15,7 @@ from workbench.core.runs import default_runs_root
 from workbench.core.threads import limit_this_thread
 from workbench.core.train import decode_size
 
+from .controllers.classify import ClassifyController
 from .controllers.cost import CostController
 from .controllers.datasets import DatasetController
 from .controllers.inspection import InspectionController
@@ -22,10 +23,12 @@ from .controllers.model import ModelController
 from .controllers.runs import RunsController
 from .controllers.training import TrainingController
 from . import settings as remembered  # noqa: I001 - the window's own QSettings is ``self.settings``
+from .explorer_wiring import connect_explorer
 from .jobs import JobRunner
 from .state import RunOnShow, Session
 from .views.experiment_form import FOLDER_ENTRY
-from .views.inspector import ExplorerPanel, local_folder
+from .views.drop_zone import local_folder
+from .views.explorer import ExplorerPanel
 from .views.panels import BusyIndicator, CentreTabs, SetupPanel, Workspace
 
 
@@ -54,6 +57,7 @@ class MainWindow(QMainWindow):
         self.io_jobs = JobRunner(self, workers=2, name="io")  # files and measurements
         self.model = ModelController(self.session, self.jobs, self)
         self.inspection = InspectionController(self.session, self.jobs, self)
+        self.classify = ClassifyController(self.session, self.jobs, self)
         self.datasets = DatasetController(self.io_jobs, self)
         self.training_controller = TrainingController(self.runs_root, self)
         self.runs = RunsController(self.runs_root, self.io_jobs, self)
@@ -75,8 +79,9 @@ class MainWindow(QMainWindow):
                                           "recipe_combo device_combo amp_combo augment_combo transfer_check "
                                           "transfer_mode_combo start_button stop_button pause_button eta_label "
                                           "progress status_label error_banner"),
-                              (self.centre_tabs, "plots probe_view health_view evaluation_view runs_view"),
-                              (self.explorer, "drop_zone prediction_view layer_tree feature_map_view image_label")):
+                              (self.centre_tabs, "plots probe_view health_view evaluation_view runs_view classify_view"),
+                              (self.explorer, "drop_zone prediction_view layer_tree feature_map_view channel_view "
+                                              "filter_view image_label")):
             for name in names.split():
                 setattr(self, name, getattr(source, name))
         self.splitter = Workspace(self.setup, self.centre_tabs, self.explorer)
@@ -97,9 +102,8 @@ class MainWindow(QMainWindow):
         for view in (self.explorer, self.probe_view, self.model_card):
             view.follow(self.session)
         self.session.subscribe(self._on_session)
-        for signal, slot in ((self.explorer.drop_zone.imageDropped, self.classify_file),
-                             (self.explorer.drop_zone.folderDropped, self.open_folder),
-                             (self.probe_view.layerChosen, self.inspection.set_probe_layer),
+        connect_explorer(self)
+        for signal, slot in ((self.probe_view.layerChosen, self.inspection.set_probe_layer),
                              (self.evaluation_view.imageOpened, self.inspection.show_image),
                              (rv.exportPngRequested, lambda path: runs.message.emit(f"Saved {path}")),
                              (rv.exportCsvRequested, lambda dirs, path: runs.export_csv(list(dirs), path))):
@@ -107,8 +111,6 @@ class MainWindow(QMainWindow):
         self.model.follow(tr, self.datasets)
         self.model.shown.connect(self._on_shown)
         self.model.weightsChanged.connect(self.inspection.refresh_weights)
-        self.inspection.predictionsReady.connect(self.prediction_view.show_predictions)
-        self.inspection.mapsReady.connect(self.explorer.show_maps)
         self.inspection.probeReady.connect(self.probe_view.show_result)
         for source in (self.model, self.inspection, runs, self.cost):
             source.failed.connect(st.show_error)

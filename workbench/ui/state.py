@@ -36,7 +36,7 @@ class RunOnShow:
 
 
 class Session:
-    FIELDS = ("predictor", "summary", "note", "dataset", "run", "image", "caption", "layer")
+    FIELDS = ("predictor", "summary", "note", "dataset", "run", "image", "caption", "photo", "layer")
 
     def __init__(self):
         self.predictor = None  # core.predict.Predictor of the model on show
@@ -46,6 +46,7 @@ class Session:
         self.run: RunOnShow | None = None
         self.image = None  # C×H×W tensor in [0, 1], the dataset's form
         self.caption = ""
+        self.photo = None  # core.data.transforms.Prepared: how a dropped file became the image (None: a dataset's)
         self.layer: str | None = None  # selected in the layer explorer
         self._observers: list[Callable[[set[str]], None]] = []
 
@@ -63,6 +64,8 @@ class Session:
         unknown = set(values) - set(self.FIELDS)
         if unknown:
             raise AttributeError(f"the session has no {', '.join(sorted(unknown))}")
+        if "image" in values and "photo" not in values and values["image"] is not self.image:
+            values["photo"] = None  # a new image that was not dropped: no photo behind it
         changed = {name for name, value in values.items() if getattr(self, name) is not value}
         for name in changed:
             setattr(self, name, values[name])

@@ -4,7 +4,8 @@
 filter's norm, and ``filter_page`` lays a page of them out: the first layer of an RGB network in colour
 (each kernel's three input channels as red, green and blue, about mid-grey for zero), any other as one
 tile per filter of one input channel (or of the norm over all of them), on one scale symmetric about
-zero. A 1×1 convolution has no spatial kernel: it is the ``out × in`` matrix of its weights."""
+zero. A 1×1 convolution has no spatial kernel: it is the ``out × in`` matrix of its weights. LeNet-5's
+C3, whose maps each see only some inputs, shows its connection table: the kernels it lacks are zero."""
 
 from __future__ import annotations
 
@@ -16,12 +17,33 @@ from torch import nn
 
 from .activations import grid_shape
 
-__all__ = ["FilterSet", "convolutions", "filter_page", "filters_of", "weight_histogram"]
+__all__ = ["FilterSet", "convolutions", "filter_page", "filters_of", "is_convolution", "weight_histogram"]
+
+
+def _partial(module: nn.Module) -> bool:
+    """A convolution with a connection table (``models.lenet.PartialConv2d``): one kernel per connection."""
+    return hasattr(module, "connections") and getattr(module, "weight", None) is not None and module.weight.dim() == 3
+
+
+def is_convolution(module: nn.Module) -> bool:
+    return isinstance(module, nn.Conv2d) or _partial(module)
 
 
 def convolutions(model: nn.Module) -> list[str]:
     """The dotted names of the model's 2-D convolutions, in definition order."""
-    return [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
+    return [name for name, module in model.named_modules() if is_convolution(module)]
+
+
+def _dense(module: nn.Module) -> torch.Tensor:
+    """A connection-table convolution's kernels as ``out × in × k × k``, zero where a map does not see an input."""
+    k = module.weight.shape[-1]
+    dense = torch.zeros(len(module.connections), module.in_channels, k, k)
+    row = 0
+    for out, ins in enumerate(module.connections):
+        for i in ins:
+            dense[out, i] = module.weight[row].detach().float().cpu()
+            row += 1
+    return dense
 
 
 @dataclass(frozen=True)
@@ -53,12 +75,13 @@ class FilterSet:
 def filters_of(model: nn.Module, layer: str, in_channels: int | None = None) -> FilterSet:
     """The kernels of ``layer`` (a ``Conv2d``); ``rgb`` when it is fed the 3-channel image itself."""
     module = dict(model.named_modules()).get(layer)
-    if not isinstance(module, nn.Conv2d):
+    if module is None or not is_convolution(module):
         raise ValueError(f"{layer} is not a convolution: it has no kernels to show")
-    weight = module.weight.detach().float().cpu().clone()
+    weight = _dense(module) if _partial(module) else module.weight.detach().float().cpu().clone()
+    groups = getattr(module, "groups", 1)
     first = convolutions(model)[:1] == [layer]
-    rgb = first and weight.shape[1] == 3 and module.groups == 1 and (in_channels in (None, 3))
-    return FilterSet(layer, weight, module.groups, rgb)
+    rgb = first and weight.shape[1] == 3 and groups == 1 and (in_channels in (None, 3))
+    return FilterSet(layer, weight, groups, rgb)
 
 
 def filter_page(filters: FilterSet, indices: list[int], input_channel: int | None = None,

@@ -1,11 +1,13 @@
-"""What the window shows of the model on show for the current image: its top-3, the selected
-layer's feature maps and the probe's (prediction history and maps at the probe's layer).
+"""What the window shows of the model on show for the current image: its top-5 with the warnings that
+go with it, the selected layer's feature maps and filters, and the probe's (prediction history and maps
+at the probe's layer).
 
 It follows the session: a new model, image or weights refresh everything in one job: one forward
 pass records every layer (within ``RECORDING_BUDGET``), so choosing another layer afterwards shows
 its maps at once, with no forward pass; a layer past the budget is recorded again on its own. A
 dropped file is decoded the way the model on show was trained (channels, size, background,
-crop), then becomes the session's image. Jobs run on the window's model thread."""
+crop, or as the user chose: stretch, pad or crop, invert or not), then becomes the session's image
+with its ``photo`` (how it was made). Jobs run on the window's model thread."""
 
 from __future__ import annotations
 
@@ -13,12 +15,29 @@ from pathlib import Path
 
 import torch
 from PySide6.QtCore import QObject, Signal
+from torch import nn
+
+from workbench.core.inspect.filters import filters_of, is_convolution
+from workbench.core.predict import UNTRAINED, input_warnings
 
 from ..jobs import JobRunner
 from ..state import Session
 
+TOP = 5
 
-def look(predictor, image: torch.Tensor, layers: list, k: int = 3, every_layer: bool = False) -> dict:
+
+def filters_for(model: nn.Module, layer: str):
+    """The kernels of ``layer``, or of the first convolution inside it (a block), or why there are none."""
+    module = dict(model.named_modules()).get(layer)
+    if module is None:
+        return f"{layer} is not a layer of this model"
+    for name, inner in module.named_modules():
+        if is_convolution(inner):
+            return filters_of(model, f"{layer}.{name}" if name else layer)
+    return f"{layer} holds no convolution: choose one in the list, or a block that has one"
+
+
+def look(predictor, image: torch.Tensor, layers: list, k: int = TOP, every_layer: bool = False) -> dict:
     """Top-``k`` and the maps of ``layers`` (or why a layer has none), from one forward pass; with
     ``every_layer`` the maps of every module (within the recording budget) too."""
     predictions, maps = predictor.look(image, layers, k, every_layer=every_layer)
@@ -27,6 +46,8 @@ def look(predictor, image: torch.Tensor, layers: list, k: int = 3, every_layer: 
 
 class InspectionController(QObject):
     predictionsReady = Signal(object, str)  # [(class, probability)], note
+    warningsReady = Signal(list)  # plain sentences: what makes this answer doubtful
+    filtersReady = Signal(object)  # a FilterSet, or why there is none
     mapsReady = Signal(str, object)  # layer, maps (C×H×W) or a message
     probeReady = Signal(object)  # dict: note, predictions, layer, maps
     failed = Signal(str)  # a message for the error banner
@@ -37,6 +58,9 @@ class InspectionController(QObject):
         self.jobs = jobs
         self.probe_layer: str | None = None  # chosen in the probe view
         self.recording: tuple = (None, None, {})  # (predictor, image, every layer's maps) of the last look
+        self.path: str | None = None  # the file dropped last, prepared again when the preparation changes
+        self.fit: str | None = None
+        self.invert: bool | None = None
         session.subscribe(self._on_session)
 
     def _on_session(self, changed: set[str]) -> None:
@@ -99,13 +123,35 @@ class InspectionController(QObject):
 
     def classify_file(self, path: str) -> None:
         """Decode a dropped file as the model on show was trained (an opened run may come from
-        another dataset than the one picked); it becomes the session's image."""
+        another dataset than the one picked), or as the user chose; it becomes the session's image."""
         predictor = self.session.predictor
         if predictor is None:
             return
-        self.jobs.submit("image", lambda: predictor.decode(path),
-                         lambda image: self.session.set(image=image, caption=Path(path).name), self.failed.emit,
-                         what=f"classifying {Path(path).name}")
+        self.path = path
+        fit, invert = self.fit, self.invert
+        self.jobs.submit("image", lambda: predictor.decode_photo(path, fit, invert),
+                         lambda done: self.session.set(image=done.tensor, caption=Path(path).name, photo=done),
+                         self.failed.emit, what=f"classifying {Path(path).name}")
+
+    def set_preparation(self, fit: str | None, invert: bool | None) -> None:
+        """How dropped files are brought to the input; the file on show is prepared again."""
+        self.fit, self.invert = fit, invert
+        if self.path is not None and self.session.photo is not None:
+            self.classify_file(self.path)
+
+    def show_filters(self, layer: str) -> None:
+        predictor = self.session.predictor
+        if predictor is None or not layer:
+            return
+        self.jobs.submit("filters", lambda: filters_for(predictor.model, layer), self.filtersReady.emit,
+                         self.failed.emit, what=f"filters of {layer}")
+
+    def warnings(self, predictions: list, note: str) -> list[str]:
+        s = self.session
+        trained = note != "(untrained)"
+        if s.photo is None or s.predictor is None:
+            return [] if trained else [UNTRAINED]
+        return input_warnings(s.predictor, s.photo, predictions, trained)
 
     def _on_looked(self, result: dict, note: str, layer: str | None, probe_layer: str | None,
                    probe_only: bool = False, recorded: tuple | None = None) -> None:
@@ -114,6 +160,7 @@ class InspectionController(QObject):
         maps = result["maps"]
         if not probe_only:
             self.predictionsReady.emit(result["predictions"], note)
+            self.warningsReady.emit(self.warnings(result["predictions"], note))
             if layer and maps.get(layer) is None and layer in maps:  # past the recording budget: again, alone
                 self.show_layer()
             elif layer:

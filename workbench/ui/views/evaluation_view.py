@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import counted
 
-from .inspector import tensor_to_pixmap
+from .drop_zone import tensor_to_pixmap
 from .text import plain, rich, tip
 
 MAX_THUMBNAILS = 120

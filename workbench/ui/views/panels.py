@@ -1,6 +1,6 @@
 """The window's three panes and its busy indicator, laid out once so the window only assembles
 them: the set-up pane (the experiment form and the model's card, scrolling on a small screen),
-the centre tabs (training with the probe, dataset health, evaluation, runs) and the status bar's
+the centre tabs (training with the probe, dataset health, evaluation, runs, classify) and the status bar's
 "what is running" indicator."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QProgressBar, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from .classify_table import ClassifyView
 from .evaluation_view import EvaluationView
 from .experiment_form import ExperimentForm
 from .setup_pane import form_pane
@@ -45,8 +46,10 @@ class CentreTabs(QTabWidget):
         self.training.addWidget(self.probe_view)
         self.training.setSizes([620, 200])
         self.health_view, self.evaluation_view, self.runs_view = HealthReportView(), EvaluationView(), RunsView()
+        self.classify_view = ClassifyView()
         for widget, title in ((self.training, "Training"), (self.health_view, "Dataset health"),
-                              (self.evaluation_view, "Evaluation"), (self.runs_view, "Runs")):
+                              (self.evaluation_view, "Evaluation"), (self.runs_view, "Runs"),
+                              (self.classify_view, "Classify")):
             self.addTab(widget, title)
 
 

@@ -9,7 +9,8 @@ import html
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from .inspector import FeatureMapView, tensor_to_pixmap
+from .drop_zone import tensor_to_pixmap
+from .feature_maps import FeatureMapView
 from .text import plain, rich, tip
 
 
@@ -28,7 +29,7 @@ class ProbeView(QWidget):
         self.prediction = rich(QLabel(objectName="probePrediction", wordWrap=True))
         self.history: list[str] = []
         self.results: list[tuple[str, object]] = []  # (note, maps) of every refresh, for automation and tests
-        self.maps = FeatureMapView(name="probeMaps")
+        self.maps = FeatureMapView(name="probeMaps", controls=False)
         left = QVBoxLayout()
         left.addWidget(rich(QLabel("<b>Probe image</b>")))
         left.addWidget(self.thumbnail)
