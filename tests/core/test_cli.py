@@ -221,6 +221,20 @@ def test_predict_prints_top_k_per_file_and_fails_on_bad_ones(tmp_path, capsys, d
     assert main(["predict", str(tmp_path / "nowhere"), str(files[0])]) == 1
     assert "error:" in capsys.readouterr().err
 
+    # A folder with a sub-folder per class, classified three at a time: the same answers, each with its
+    # true class, and the share right counted by hand.
+    by_class = tmp_path / "by_class"
+    for f, y in zip(files, labels):
+        (by_class / str(int(y))).mkdir(parents=True, exist_ok=True)
+        f.rename(by_class / str(int(y)) / f.name)
+    assert main(["predict", str(run), str(by_class), "--batch-size", "3", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    answer = {Path(r["path"]).name: (int(r["top"][0]["class"]), r["true_class"]) for r in rows}
+    assert {f.name: (e, str(int(y))) for f, e, y in zip(files, expected, labels)} == answer
+    assert main(["predict", str(run), str(by_class), "--batch-size", "3"]) == 0
+    right = sum(e == y for e, y in zip(expected, labels))
+    assert f"top-1 right on {right} of the {len(files)} images" in capsys.readouterr().out
+
 
 def test_export_onnx_matches_pytorch_on_real_images(tmp_path, capsys, digits):
     import numpy as np

@@ -81,7 +81,7 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
     # The window now holds the dropped digit (the dataset's form, up to 8-bit rounding)...
     assert torch.allclose(window.session.image, sample, atol=1 / 255 + 1e-6)
     predictions = find(window, "predictionView").predictions
-    assert len(predictions) == 3
+    assert len(predictions) == 5  # the top five (issue #16)
     probs = [p for _, p in predictions]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
     # ...and classifies it: the top class is the one found by hand for that digit.
@@ -269,7 +269,7 @@ def test_every_model_can_be_explored_in_the_window(window, qtbot, name):
     assert not window.error_banner.isVisible(), window.error_banner.text()
     model = window.session.predictor.model
     assert model.model_name == name and window.layer_tree.topLevelItemCount() > 0
-    assert len(window.prediction_view.predictions) == 3
+    assert len(window.prediction_view.predictions) == 5
     spec = window.session.dataset
     net_input = preprocess_by_hand(window.session.image[None], window.session.predictor.input_shape[1:], spec.mean, spec.std)[0]
     for stage in model.feature_info:

@@ -55,7 +55,7 @@ def test_a_folder_dropped_on_the_window_becomes_the_dataset(window, qtbot, tmp_p
     settle(qtbot, window)
     assert window.session.predictor.classes == ["bulbasaur", "charmander", "mewtwo"]
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000) as loaded:
-        drop_file(find(window, "dropZone"), tmp_path)  # a folder without class folders of images
+        drop_file(window, tmp_path)  # a folder without class folders of images (on the drop zone: classified)
     assert loaded.args[0] == 0 and "at least two classes" in window.error_banner.text()
     assert window.bundle.classes == ["bulbasaur", "charmander", "mewtwo"]  # the previous set is kept
 

@@ -89,28 +89,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.core.predict import load_predictor, predict_files
 
     classifier = load_predictor(args.run, args.checkpoint)
-    results = predict_files(classifier, args.images, args.top_k)
+    results = predict_files(classifier, args.images, args.top_k, batch_size=args.batch_size)
     if not results:
         print("error: no image files found in " + ", ".join(args.images), file=sys.stderr)
         return 1
     if args.format == "json":
         json.dump([{"path": r.path, "top": [{"class": c, "probability": round(p, 6)} for c, p in r.top],
-                    "error": r.error} for r in results], sys.stdout, indent=2)
+                    "true_class": r.truth, "error": r.error} for r in results], sys.stdout, indent=2)
         print()
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["path", "rank", "class", "probability", "error"])
+        writer.writerow(["path", "rank", "class", "probability", "true_class", "error"])
         for r in results:
             if r.error:
-                writer.writerow([r.path, "", "", "", r.error])
+                writer.writerow([r.path, "", "", "", r.truth or "", r.error])
             for rank, (c, p) in enumerate(r.top, start=1):
-                writer.writerow([r.path, rank, c, f"{p:.6f}", ""])
+                writer.writerow([r.path, rank, c, f"{p:.6f}", r.truth or "", ""])
     else:
         for r in results:
             if r.error:
                 print(f"{r.path}: error: {r.error}")
             else:
-                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
+                truth = f"  (folder: {r.truth})" if r.truth else ""
+                print(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top) + truth)
+        judged = [r for r in results if r.top and r.truth]
+        if judged:
+            right = sum(r.top[0][0] == r.truth for r in judged)
+            print(f"top-1 right on {right} of the {len(judged)} images whose folder names the class ({right / len(judged):.1%})")
     failed = [r for r in results if r.error]
     if failed:
         print(f"{len(failed)} of {len(results)} files could not be classified or were skipped:", file=sys.stderr)

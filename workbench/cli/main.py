@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--top-k", type=_positive_int, default=3, help="classes to show per image")
     predict.add_argument("--format", choices=["text", "csv", "json"], default="text")
     predict.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    predict.add_argument("--batch-size", type=_positive_int, default=64, help="images classified at a time")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = sub.add_parser("evaluate", help="test a run's checkpoint on its test split (a stopped run too) and "

@@ -11,6 +11,8 @@
 - ``startup``: seconds until the experiment form is on screen and usable, and until Start is
   enabled (``cnn-workbench`` with the start-up probe), against ``python -c "import torch,
   torchvision"``, alternated; prints the ratios (goals ≤ 0.3 and ≤ 1.05).
+- ``explore``: the explorer with ResNet-18 at 224×224 (``benchmark_explore``): drop, layer switch,
+  a 2,048-channel page, a 1,000-image folder, peak memory.
 
 Machines are shared and noisy: compare ratios from the same run, not milliseconds."""
 
@@ -236,7 +238,7 @@ def plots(steps: int = 100_000) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=["processes", "latency", "startup", "plots"],
+    parser.add_argument("which", nargs="*", choices=["processes", "latency", "startup", "plots", "explore"],
                         default=["processes", "latency", "startup", "plots"])
     parser.add_argument("--model", default=None, help="processes and latency: the model (default resnet20 and lenet5 for processes, lenet5 for latency)")
     parser.add_argument("--epochs", type=int, default=3)
@@ -251,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             latency(args.model or "lenet5", args.epochs)
         elif which == "plots":
             plots()
+        elif which == "explore":
+            from .benchmark_explore import explore
+            explore(args.rounds)
         else:
             startup(args.rounds)
     return 0

@@ -4,7 +4,8 @@ Drives the real window (offscreen when there is no display): the set-up view bef
 the form as it shows while torch loads, the training view after LeNet-5 trains on the bundled
 digits (with a drawn digit dropped and a layer selected), the evaluation view with a
 confusion-matrix cell opened, the runs view comparing that run with a ResNet-20 run, and the
-window at 800×600. ``--folder`` trains on an image folder instead and
+window at 800×600; the explorer's 1×1 bars, filters, source and a photograph's maps, and the classify
+table. ``--folder`` trains on an image folder instead and
 saves its health report; ``--only main`` saves just ``main-window.png``."""
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
+
+    from resources import resource_path
 
     from .main_window import MainWindow
 
@@ -121,7 +124,32 @@ def main(argv: list[str] | None = None) -> int:
             wait(lambda: not window.idle)
             window.explorer.grab().save(str(args.out / "explorer-source.png"))
             saved.append(args.out / "explorer-source.png")
-            window.explorer.detail_tabs.setCurrentWidget(window.feature_map_view)
+            first_conv = window.filter_view.layer_combo.itemData(0)  # the trained kernels of the first convolution
+            window.explorer.select_layer(first_conv)
+            window.explorer.detail_tabs.setCurrentWidget(window.filter_view)
+            wait(lambda: not window.idle)
+            window.explorer.grab().save(str(args.out / "explorer-filters.png"))
+            saved.append(args.out / "explorer-filters.png")
+            window.explorer.detail_tabs.setCurrentIndex(0)
+            window.classify_file(str(resource_path("photos", "astronaut.jpg")))  # a photo unlike the digits
+            window.explorer.select_layer(args.layer)
+            wait(lambda: not window.idle)
+            window.explorer.show_channel(window.feature_map_view.page_channels[0])
+            wait(lambda: False)
+            window.explorer.grab().save(str(args.out / "explorer-photo.png"))
+            saved.append(args.out / "explorer-photo.png")
+            digits = Path(tmp) / "digits to classify"  # the test digits, a folder per class, and the photos
+            for i in range(60):
+                image, label = window.bundle.test[i]
+                folder = digits / window.bundle.classes[int(label)]
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(((1 - image[0]) * 255).byte().numpy(), "L").resize((64, 64)).save(folder / f"{i:03d}.png")
+            window.classify_files([str(digits), str(resource_path("photos"))])
+            wait(lambda: window.classify.running or not window.idle)
+            window.centre_tabs.setCurrentWidget(window.classify_view)
+            wait(lambda: False)
+            save("classify-table.png")
+            window.centre_tabs.setCurrentIndex(0)
             window.explorer.select_layer(args.layer)
             wait(lambda: not window.idle)
         if args.only == "all":

@@ -97,6 +97,7 @@ class ClassifyView(QWidget):
         header.setStretchLastSection(True)
         for column, width in enumerate((190, 90, 80, 90, 120)):
             self.table.setColumnWidth(column, width)
+        self.table.setMinimumWidth(200)
         self.table.doubleClicked.connect(self._open)
         self.files_button = QPushButton("Choose images…", objectName="classifyFilesButton")
         self.folder_button = QPushButton("Choose a folder…", objectName="classifyFolderButton")
@@ -106,12 +107,16 @@ class ClassifyView(QWidget):
         self.summary = plain(QLabel("Drop several images or a folder on the drop zone, or choose them here. "
                                     "A folder with one sub-folder per class gives each image its true class.",
                                     objectName="classifySummary", wordWrap=True))
-        buttons = QHBoxLayout()
-        for button in (self.files_button, self.folder_button, self.cancel_button, self.export_button):
-            buttons.addWidget(button)
-        buttons.addWidget(self.progress, 1)
+        choose, run = QHBoxLayout(), QHBoxLayout()  # two rows: the tab fits an 800-pixel window
+        for button in (self.files_button, self.folder_button):
+            choose.addWidget(button)
+        choose.addStretch(1)
+        for button in (self.cancel_button, self.export_button):
+            run.addWidget(button)
+        run.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
+        layout.addLayout(choose)
+        layout.addLayout(run)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         self.files_button.clicked.connect(self._choose_files)

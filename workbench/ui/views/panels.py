@@ -47,10 +47,13 @@ class CentreTabs(QTabWidget):
         self.training.setSizes([620, 200])
         self.health_view, self.evaluation_view, self.runs_view = HealthReportView(), EvaluationView(), RunsView()
         self.classify_view = ClassifyView()
-        for widget, title in ((self.training, "Training"), (self.health_view, "Dataset health"),
-                              (self.evaluation_view, "Evaluation"), (self.runs_view, "Runs"),
-                              (self.classify_view, "Classify")):
-            self.addTab(widget, title)
+        for widget, title, tooltip in (
+                (self.training, "Training", "Loss, accuracy and learning rate as the run trains, and the probe image"),
+                (self.health_view, "Data", "The dataset's health: classes, sizes, duplicates and unusable files"),
+                (self.evaluation_view, "Test", "The run's best checkpoint on the test split: the confusion matrix"),
+                (self.runs_view, "Runs", "Every run saved: open, resume, compare, evaluate, export"),
+                (self.classify_view, "Classify", "Many images or a folder classified in a table")):
+            self.setTabToolTip(self.addTab(widget, title), tooltip)
 
 
 class Workspace(QSplitter):
