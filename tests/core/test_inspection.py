@@ -161,3 +161,27 @@ def test_lenet5_c3_filters_show_the_connection_table():
     seen = (c3.weight.abs().sum(dim=(2, 3)) > 0)
     assert seen[0].tolist() == [True, True, True, False, False, False]
     assert seen[15].all() and int(seen.sum()) == 60
+
+
+def test_a_run_keeps_its_initial_kernels_and_they_come_back_beside_the_trained_ones(tmp_path):
+    from workbench.core.inspect.filters import filters_of
+    from workbench.core.train.checkpointing import INITIAL_FILTERS, load_initial_filters, save_initial_filters
+    torch.manual_seed(0)
+    model = models.create_model("lenet5", num_classes=10)
+    start = {n: m.weight.detach().clone() for n, m in model.named_modules() if hasattr(m, "weight") and
+             m.weight is not None and m.weight.dim() in (3, 4)}
+    save_initial_filters(tmp_path / INITIAL_FILTERS, "lenet5", model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)  # "training"
+    kept = load_initial_filters(tmp_path)
+    assert set(kept) == {"c1.conv", "c3.conv", "c5.conv"} and torch.equal(kept["c1.conv"], start["c1.conv"])
+    c1 = filters_of(model, "c1.conv", initial=kept)
+    torch.testing.assert_close(c1.initial, start["c1.conv"])
+    torch.testing.assert_close(c1.weight, start["c1.conv"] + 1.0)
+    c3 = filters_of(model, "c3.conv", initial=kept)  # the connection table, at the start too
+    assert c3.initial.shape == (16, 6, 5, 5) and int((c3.initial.abs().sum(dim=(2, 3)) > 0).sum()) == 60
+    assert load_initial_filters(tmp_path / "elsewhere") == {}
+    (tmp_path / INITIAL_FILTERS).write_bytes(b"damaged")
+    with pytest.raises(Exception, match="corrupt|truncated"):
+        load_initial_filters(tmp_path)

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 
+from .benchmark_tools import _app, _wait  # noqa: F401 - shared with benchmark_explore
+
 PROBE_ENV = "CNN_WORKBENCH_STARTUP_PROBE"
 AUTORUN_ENV = "CNN_WORKBENCH_AUTORUN"
 
@@ -35,13 +37,6 @@ AUTORUN_ENV = "CNN_WORKBENCH_AUTORUN"
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def _app():
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
-    return QApplication.instance() or QApplication(sys.argv[:1])
 
 
 def _window(app, tmp: str, model: str, epochs: int):
@@ -57,19 +52,6 @@ def _window(app, tmp: str, model: str, epochs: int):
     _wait(app, lambda: window.idle)
     window.epochs_spin.setValue(epochs)
     return window
-
-
-def _wait(app, done, timeout: float = 600) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    timer = QTimer()
-    timer.setInterval(20)
-    timer.timeout.connect(lambda: done() and loop.quit())
-    timer.start()
-    QTimer.singleShot(int(timeout * 1000), loop.quit)
-    loop.exec()
-    timer.stop()
 
 
 def _entry_point() -> str:

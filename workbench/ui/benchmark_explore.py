@@ -53,7 +53,7 @@ def child(rounds: int, folder_images: int) -> dict:
     from resources import resource_path
     from workbench.core.predict import Predictor, predict_files
 
-    from .benchmark import _app, _wait
+    from .benchmark_tools import _app, _wait
 
     app = _app()
     from PySide6.QtCore import QSettings

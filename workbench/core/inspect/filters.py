@@ -34,14 +34,16 @@ def convolutions(model: nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if is_convolution(module)]
 
 
-def _dense(module: nn.Module) -> torch.Tensor:
-    """A connection-table convolution's kernels as ``out × in × k × k``, zero where a map does not see an input."""
-    k = module.weight.shape[-1]
+def _dense(module: nn.Module, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """A connection-table convolution's kernels (``weight``: its own by default) as ``out × in × k × k``, zero
+    where a map does not see an input."""
+    weight = module.weight if weight is None else weight
+    k = weight.shape[-1]
     dense = torch.zeros(len(module.connections), module.in_channels, k, k)
     row = 0
     for out, ins in enumerate(module.connections):
         for i in ins:
-            dense[out, i] = module.weight[row].detach().float().cpu()
+            dense[out, i] = weight[row].detach().float().cpu()
             row += 1
     return dense
 
@@ -54,6 +56,10 @@ class FilterSet:
     groups: int
     rgb: bool
     """The layer sees the image's three colour channels: its kernels draw in colour."""
+    initial: torch.Tensor | None = None
+    """The same kernels when the run started (epoch 0), when the run kept them."""
+    note: str = ""
+    """Why the kernels at the start are missing, when they should be there."""
 
     @property
     def norms(self) -> torch.Tensor:
@@ -72,8 +78,10 @@ class FilterSet:
         return tuple(self.weight.shape[2:]) == (1, 1)
 
 
-def filters_of(model: nn.Module, layer: str, in_channels: int | None = None) -> FilterSet:
-    """The kernels of ``layer`` (a ``Conv2d``); ``rgb`` when it is fed the 3-channel image itself."""
+def filters_of(model: nn.Module, layer: str, in_channels: int | None = None,
+               initial: dict[str, torch.Tensor] | None = None) -> FilterSet:
+    """The kernels of ``layer`` (a ``Conv2d``); ``rgb`` when it is fed the 3-channel image itself; with the
+    run's kernels at its start when ``initial`` (``checkpointing.load_initial_filters``) holds them."""
     module = dict(model.named_modules()).get(layer)
     if module is None or not is_convolution(module):
         raise ValueError(f"{layer} is not a convolution: it has no kernels to show")
@@ -81,28 +89,34 @@ def filters_of(model: nn.Module, layer: str, in_channels: int | None = None) -> 
     groups = getattr(module, "groups", 1)
     first = convolutions(model)[:1] == [layer]
     rgb = first and weight.shape[1] == 3 and groups == 1 and (in_channels in (None, 3))
-    return FilterSet(layer, weight, groups, rgb)
+    start = (initial or {}).get(layer)
+    if start is not None:
+        start = _dense(module, start) if _partial(module) else start.detach().float().cpu()
+        start = start if start.shape == weight.shape else None  # from another model: not these kernels
+    return FilterSet(layer, weight, groups, rgb, start)
 
 
 def filter_page(filters: FilterSet, indices: list[int], input_channel: int | None = None,
-                padding: int = 1) -> tuple[np.ndarray, tuple[int, int], float]:
+                padding: int = 1, initial: bool = False,
+                scale: float | None = None) -> tuple[np.ndarray, tuple[int, int], float]:
     """A page of kernels as one image (``H×W×3`` in [0, 1] for colour, else ``H×W`` of the weights
     themselves), its grid, and the scale ``s`` (colours span ``-s..s``). ``input_channel``: which input's
     kernel each tile shows for a non-colour layer (``None``: the norm over the inputs, 0..s). A 1×1
-    convolution gives its ``out × in`` matrix, rows in ``indices`` order."""
-    w = filters.weight[indices]
+    convolution gives its ``out × in`` matrix, rows in ``indices`` order. ``initial``: the kernels at the
+    run's start instead; ``scale``: a scale given (to draw two pages alike) rather than the page's own."""
+    w = (filters.initial if initial else filters.weight)[indices]
     if filters.pointwise:
         matrix = w[:, :, 0, 0].numpy()
-        return matrix, (len(indices), matrix.shape[1]), float(np.abs(matrix).max() or 1.0)
+        return matrix, (len(indices), matrix.shape[1]), scale or float(np.abs(matrix).max() or 1.0)
     out, _, kh, kw = w.shape
     rows, cols = grid_shape(max(1, out))
     if filters.rgb:
-        scale = float(w.abs().max() or 1.0)
-        tiles = (w / (2 * scale) + 0.5).permute(0, 2, 3, 1).numpy()  # out × kh × kw × 3
+        scale = scale or float(w.abs().max() or 1.0)
+        tiles = (w / (2 * scale) + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()  # out × kh × kw × 3
         image = np.ones((padding + rows * (kh + padding), padding + cols * (kw + padding), 3), dtype=np.float32)
     else:
         tiles = (w.norm(dim=1) if input_channel is None else w[:, input_channel]).numpy()
-        scale = float(np.abs(tiles).max() or 1.0)
+        scale = scale or float(np.abs(tiles).max() or 1.0)
         image = np.zeros((padding + rows * (kh + padding), padding + cols * (kw + padding)), dtype=np.float32)
     for position in range(out):
         row, col = divmod(position, cols)

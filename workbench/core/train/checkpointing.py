@@ -75,7 +75,8 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
 
 
 # -- reading -------------------------------------------------------------------------------
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", verify: bool = True) -> dict:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", verify: bool = True,
+                    required: tuple[str, ...] = REQUIRED) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}")
@@ -97,10 +98,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
         hint = " It looks like a bare state_dict: use it as --weights with --pretrained." \
             if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()) else ""
         raise CheckpointError(f"{path.name} was not written by CNN Workbench (no '{FORMAT}' marker).{hint}")
-    missing = [k for k in REQUIRED if k not in payload]
+    missing = [k for k in required if k not in payload]
     if missing:
         raise CheckpointError(f"{path.name} lacks {', '.join(missing)}")
-    _check_shape(payload, path.name)
+    if "state_dict" in required:
+        _check_shape(payload, path.name)
     if verify and "checksum" in payload:
         body = {k: v for k, v in payload.items() if k not in ("format", "checksum")}
         if checksum(body) != payload["checksum"]:
@@ -222,6 +224,12 @@ class CheckpointSaver(Callback):
         self.write = write
         self.best_acc, self.best_loss, self.best_epoch = -1.0, math.inf, 0
 
+    def on_run_start(self, trainer, event) -> None:
+        """A new run keeps its convolutions' initial kernels (``INITIAL_FILTERS``), so the filter view can show
+        them beside the trained ones."""
+        if self.write and event.start_epoch == 1:
+            save_initial_filters(trainer.store.dir / INITIAL_FILTERS, trainer.config.model, trainer.model)
+
     def judge(self, epoch: int, val_acc: float, val_loss: float) -> bool:
         """Whether this epoch is the best so far (and if so, it becomes the best)."""
         better = val_acc > self.best_acc or (val_acc == self.best_acc and val_loss < self.best_loss)
@@ -280,3 +288,35 @@ class CheckpointSaver(Callback):
 
 __all__ = ["CheckpointError", "CheckpointSaver", "FORMAT", "build_from_checkpoint", "check_compatible", "checksum",
            "load_checkpoint", "load_weights", "rng_state", "save_checkpoint", "set_rng_state"]
+
+
+# -- the kernels a run started from --------------------------------------------------------
+INITIAL_FILTERS = "init_filters.pt"
+INITIAL_BUDGET = 16_000_000
+"""Convolution weights kept at a run's start: all of them up to this many values (ResNet-18 has 11 M),
+else the first convolution's alone."""
+
+
+def save_initial_filters(path: str | Path, model_name: str, model: torch.nn.Module) -> Path | None:
+    kernels = {name: m.weight.detach().float().cpu().clone() for name, m in model.named_modules()
+               if isinstance(m, torch.nn.Conv2d) or (hasattr(m, "connections") and getattr(m, "weight", None) is not None)}
+    if not kernels:
+        return None
+    if sum(w.numel() for w in kernels.values()) > INITIAL_BUDGET:
+        first = next(iter(kernels))
+        kernels = {first: kernels[first]}
+    return save_checkpoint(path, {"model": model_name, "epoch": 0, "filters": kernels})
+
+
+def load_initial_filters(run_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The kernels a run started from (``{}`` when it kept none: a run from before they were kept)."""
+    from ..runs import regular_file
+
+    path = regular_file(Path(run_dir) / INITIAL_FILTERS)
+    if path is None:
+        return {}
+    payload = load_checkpoint(path, required=("format", "model", "filters"))
+    filters = payload["filters"]
+    if not isinstance(filters, dict) or not all(isinstance(v, torch.Tensor) for v in filters.values()):
+        raise CheckpointError(f"{INITIAL_FILTERS} holds no kernels")
+    return filters

@@ -11,14 +11,17 @@ with its ``photo`` (how it was made). Jobs run on the window's model thread."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 from PySide6.QtCore import QObject, Signal
 from torch import nn
 
+from workbench.core.errors import UserError
 from workbench.core.inspect.filters import filters_of, is_convolution
 from workbench.core.predict import UNTRAINED, input_warnings
+from workbench.core.train.checkpointing import load_initial_filters
 
 from ..jobs import JobRunner
 from ..state import Session
@@ -26,14 +29,21 @@ from ..state import Session
 TOP = 5
 
 
-def filters_for(model: nn.Module, layer: str):
-    """The kernels of ``layer``, or of the first convolution inside it (a block), or why there are none."""
+def filters_for(model: nn.Module, layer: str, run_dir: str | None = None):
+    """The kernels of ``layer``, or of the first convolution inside it (a block), or why there are none; with
+    the kernels the run ``run_dir`` started from, when it kept them."""
     module = dict(model.named_modules()).get(layer)
     if module is None:
         return f"{layer} is not a layer of this model"
     for name, inner in module.named_modules():
         if is_convolution(inner):
-            return filters_of(model, f"{layer}.{name}" if name else layer)
+            initial, why = {}, ""
+            try:
+                initial = load_initial_filters(run_dir) if run_dir else {}
+            except UserError as exc:  # a damaged file: the trained kernels all the same
+                why = f"The kernels at the start cannot be shown: {exc}"
+            found = filters_of(model, f"{layer}.{name}" if name else layer, initial=initial)
+            return dataclasses.replace(found, note=why) if why else found
     return f"{layer} holds no convolution: choose one in the list, or a block that has one"
 
 
@@ -143,7 +153,9 @@ class InspectionController(QObject):
         predictor = self.session.predictor
         if predictor is None or not layer:
             return
-        self.jobs.submit("filters", lambda: filters_for(predictor.model, layer), self.filtersReady.emit,
+        run = self.session.run
+        run_dir = run.dir if run is not None and self.session.note != "(untrained)" else None
+        self.jobs.submit("filters", lambda: filters_for(predictor.model, layer, run_dir), self.filtersReady.emit,
                          self.failed.emit, what=f"filters of {layer}")
 
     def warnings(self, predictions: list, note: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Filters: a convolution's kernels as images (the first layer of an RGB network in colour, any other one
+"""Filters: a convolution's kernels as images, beside the same kernels at the run's start when it kept them (the first layer of an RGB network in colour, any other one
 input channel at a time or as the norm over all of them; a 1×1 convolution as its weight matrix), sorted
 by index or by norm, with a histogram of the layer's weights. The kernels come from
 ``core.inspect.filters``; the view only draws them."""
@@ -40,13 +40,20 @@ class FilterView(QWidget):
             bar.addWidget(widget)
         bar.addStretch(1)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=True)
+        self.initial_title = self.graphics.addLabel("at the start (epoch 0)", row=0, col=0)
+        self.title = self.graphics.addLabel("now", row=0, col=1)
+        self.initial_view = self.graphics.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMouse=True)
+        self.initial_image = pg.ImageItem()
+        self.initial_view.addItem(self.initial_image)
+        self.view = self.graphics.addViewBox(row=1, col=1, lockAspect=True, invertY=True, enableMouse=True)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
+        self.initial_view.setXLink(self.view)
+        self.initial_view.setYLink(self.view)
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), interactive=False,
                                         width=12)
         self.colorbar.setImageItem(self.image)
-        self.graphics.addItem(self.colorbar)
+        self.graphics.addItem(self.colorbar, row=1, col=2)
         self.histogram = pg.PlotWidget(objectName="filterHistogram")
         self.histogram.setMaximumHeight(120)
         self.histogram.getAxis("bottom").setLabel("weight")
@@ -90,7 +97,8 @@ class FilterView(QWidget):
         self.histogram_counts = counts
         self.histogram.clear()
         self.histogram.addItem(pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush="#1f77b4"))
-        self.note.setText(note)
+        self.note.setText(note or filters.note or ("" if filters.initial is not None else
+                                                    "The kernels at the start show for a run trained here."))
         self._draw()
         self.view.autoRange(padding=0.02)
 
@@ -100,11 +108,23 @@ class FilterView(QWidget):
             return
         self.shown = f.order(self.order_combo.currentData())[:MAX_TILES]
         channel = self.input_spin.value()
-        image, grid, scale = filter_page(f, self.shown, None if channel < 0 else channel)
+        which = None if channel < 0 else channel
+        image, grid, scale = filter_page(f, self.shown, which)
+        has_start = f.initial is not None
+        for item in (self.initial_view, self.initial_title, self.title):
+            item.setVisible(has_start)
+        if has_start:  # the start on the same scale as now, so growth and change show
+            start, _, start_scale = filter_page(f, self.shown, which, initial=True)
+            scale = max(scale, start_scale)
+            image, _, _ = filter_page(f, self.shown, which, scale=scale)
+            start, _, _ = filter_page(f, self.shown, which, initial=True, scale=scale)
         out, cin, kh, kw = f.weight.shape
         more = f" (the first {MAX_TILES} shown)" if out > MAX_TILES else ""
         if f.rgb:
             self.image.setImage(image, levels=(0, 1))
+            if has_start:
+                self.initial_image.setLookupTable(None)
+                self.initial_image.setImage(start, levels=(0, 1))
             self.colorbar.hide()
             what = "in colour: red, green and blue are the kernel's weights on each colour, grey is zero"
         else:
@@ -112,6 +132,9 @@ class FilterView(QWidget):
             self.colorbar.show()
             self.colorbar.setColorMap(pg.colormap.get("viridis" if levels[0] == 0 else "CET-D1"))
             self.image.setImage(image, levels=levels)
+            if has_start:
+                self.initial_image.setImage(start, levels=levels)
+                self.initial_image.setLookupTable(self.colorbar.colorMap().getLookupTable(nPts=256))
             self.colorbar.setLevels(levels)
             what = ("the weight matrix: a row per output, a column per input" if f.pointwise else
                     "the norm over all inputs" if channel < 0 else f"input channel {channel}; blue < 0 < red")
@@ -121,6 +144,9 @@ class FilterView(QWidget):
     def clear(self, message: str) -> None:
         self.filters, self.shown, self.histogram_counts = None, [], None
         self.image.clear()
+        self.initial_image.clear()
+        for item in (self.initial_view, self.initial_title, self.title):
+            item.setVisible(False)
         self.histogram.clear()
         self.note.setText("")
         self.caption.setText(message)
