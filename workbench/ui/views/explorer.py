@@ -75,18 +75,21 @@ class ExplorerPanel(QSplitter):
         self.setSizes([240, 190, 480])
         self.setMinimumSize(180, 300)  # below the views' own hints: at 800×600 the panes shrink
         self.layer_tree.itemSelectionChanged.connect(lambda: self.layerSelected.emit(self.layer_tree.selected_layer()))
-        self.layerSelected.connect(self._show_source)
-        self.layerSelected.connect(lambda layer: self._want_filters())
-        self.detail_tabs.currentChanged.connect(lambda _: self._want_filters())
+        self.layerSelected.connect(lambda layer: self._follow_tabs())
+        self.detail_tabs.currentChanged.connect(lambda _: self._follow_tabs())
         self.filter_view.layerChosen.connect(self.filtersWanted.emit)
         self.feature_map_view.channelClicked.connect(self.show_channel)
         self.session = None  # set by ``follow``
 
-    def _want_filters(self) -> None:
-        """The filter view, when on show, follows the selected layer (a block: its first convolution)."""
+    def _follow_tabs(self) -> None:
+        """The filter and source views follow the selected layer while on show (a block: its first convolution;
+        its class), so a layer switch with the maps on show costs the maps alone."""
         layer = self.layer_tree.selected_layer()
-        if self.detail_tabs.currentWidget() is self.filter_view and layer:
+        current = self.detail_tabs.currentWidget()
+        if current is self.filter_view and layer:
             self.filtersWanted.emit(layer)
+        elif current is self.source_view:
+            self._show_source(layer)
 
     def show_channel(self, channel: int) -> None:
         view = self.feature_map_view

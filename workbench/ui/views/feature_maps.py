@@ -90,7 +90,9 @@ class FeatureMapView(QWidget):
         self.page_channels: list[int] = []
         """The channels of the page on show, in reading order."""
         self.dead_marked: list[int] = []
-        self._marks: list = []
+        self._marks: list = []  # the dead channels' veils and tags
+        self._numbers: list = []  # one channel-number label per tile position, reused
+        self._shown_numbers = 0
         self.tile_count = 0
         self.grid: tuple[int, int] = (0, 0)
         self.tile_size: tuple[int, int] = (0, 0)
@@ -171,30 +173,38 @@ class FeatureMapView(QWidget):
                            f"marked dead). Click a tile to enlarge it; zoom in to read channel numbers.")
 
     def _mark(self, mosaic) -> None:
-        """Each tile's channel number, and a grey veil marked "dead" over the dead ones."""
+        """Each tile's channel number, and a grey veil marked "dead" over the dead ones. The number labels are
+        kept and reused from page to page (making a text item costs more than moving one)."""
         for item in self._marks:
             self.view.removeItem(item)
         self._marks, self.dead_marked = [], []
         dead = self.channel_stats.dead
         h, w = mosaic.tile
-        for position, channel in enumerate(mosaic.channels):
-            x, y = mosaic.origin(position)
-            label = pg.TextItem(str(channel), color=(255, 255, 255), anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 110))
+        while len(self._numbers) < len(mosaic.channels):
+            label = pg.TextItem("", color=(255, 255, 255), anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 110))
             label.setFont(self._label_font)
-            label.setPos(x, y)
             self.view.addItem(label)
-            self._marks.append(label)
+            self._numbers.append(label)
+        for position, label in enumerate(self._numbers):
+            if position >= len(mosaic.channels):
+                label.hide()
+                continue
+            channel = mosaic.channels[position]
+            x, y = mosaic.origin(position)
+            label.setText(str(channel))
+            label.setPos(x, y)
+            label.show()
             if bool(dead[channel]):
                 self.dead_marked.append(channel)
-                cross = QGraphicsRectItem(QRectF(x, y, w, h))
-                cross.setPen(QPen(QColor("#d62728"), 0))
-                cross.setBrush(QColor(120, 120, 120, 150))
-                self.view.addItem(cross)
-                self._marks.append(cross)
+                veil = QGraphicsRectItem(QRectF(x, y, w, h))
+                veil.setPen(QPen(QColor("#d62728"), 0))
+                veil.setBrush(QColor(120, 120, 120, 150))
+                self.view.addItem(veil)
                 tag = pg.TextItem("dead", color="#ffdddd", anchor=(0.5, 0.5))
                 tag.setPos(x + w / 2, y + h / 2)
                 self.view.addItem(tag)
-                self._marks.append(tag)
+                self._marks += [veil, tag]
+        self._shown_numbers = len(mosaic.channels)
 
     LABEL_PIXELS = 22
 
@@ -203,9 +213,8 @@ class FeatureMapView(QWidget):
             return
         pixel = self.view.viewPixelSize()[0] or 1.0
         shown = self.mosaic.tile[1] / pixel >= self.LABEL_PIXELS
-        for item in self._marks:
-            if isinstance(item, pg.TextItem) and item.textItem.toPlainText() != "dead":
-                item.setVisible(shown)
+        for position, label in enumerate(self._numbers):
+            label.setVisible(shown and position < self._shown_numbers)
         self.labels_shown = shown
 
     def _on_click(self, event) -> None:
@@ -249,7 +258,9 @@ class FeatureMapView(QWidget):
         self.image.clear()
         for item in self._marks:
             self.view.removeItem(item)
-        self._marks, self.dead_marked, self.page_channels = [], [], []
+        for label in self._numbers:
+            label.hide()
+        self._marks, self.dead_marked, self.page_channels, self._shown_numbers = [], [], [], 0
         self.layer, self.maps, self.tile_count, self.grid = None, None, 0, (0, 0)
         self.channel_stats, self.mosaic = None, None
         self.stats.setText("")
