@@ -120,6 +120,9 @@ def run_app(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from . import read_no_sources
+
+    read_no_sources()  # before torch loads behind the form: see workbench/ui/__init__.py
     probe = os.environ.get(PROBE) == "1"
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("CNN Workbench")

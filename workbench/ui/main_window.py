@@ -7,6 +7,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow
+
+from . import read_no_sources
+
+read_no_sources()  # noqa: E402 - before torch loads below: see workbench/ui/__init__.py
 from pyqtgraph.util.garbage_collector import GarbageCollector
 
 from workbench.core import devices
