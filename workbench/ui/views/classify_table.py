@@ -18,7 +18,7 @@ from workbench.core.errors import counted
 from .drop_zone import IMAGE_FILTER, photo_to_pixmap
 from .text import plain
 
-COLUMNS = ("File", "Top-1", "Confidence", "True class", "Problem", "Top-5")
+COLUMNS = ("File", "Top-1", "Confidence", "True class", "Top-5", "Problem")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -44,19 +44,19 @@ class PredictionTable(QAbstractTableModel):
         col = index.column()
         top1, p1 = r.top[0] if r.top else ("", None)
         if role == Qt.ItemDataRole.DisplayRole:
-            return (Path(r.path).name, top1, f"{p1:.1%}" if p1 is not None else "", r.truth or "", r.error or "",
-                    ", ".join(f"{c} {p:.0%}" for c, p in r.top))[col]
+            return (Path(r.path).name, top1 or ("unusable" if r.error else ""), f"{p1:.1%}" if p1 is not None else "",
+                    r.truth or "", ", ".join(f"{c} {p:.0%}" for c, p in r.top), r.error or "")[col]
         if role == SORT_ROLE:
-            return (Path(r.path).name.lower(), top1, p1 if p1 is not None else -1.0, r.truth or "", r.error or "",
-                    top1)[col]
+            return (Path(r.path).name.lower(), top1, p1 if p1 is not None else -1.0, r.truth or "", top1,
+                    r.error or "")[col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return r.path if col == 0 else r.error if col == 4 and r.error else None
+            return r.path if col == 0 else r.error if r.error and col in (1, 5) else None
         if role == Qt.ItemDataRole.DecorationRole and col == 0 and r.thumbnail is not None:
             if index.row() not in self._pixmaps:
                 self._pixmaps[index.row()] = photo_to_pixmap(r.thumbnail, 40)
             return self._pixmaps[index.row()]
-        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and r.truth and top1:
-            return Qt.GlobalColor.darkGreen if top1 == r.truth else Qt.GlobalColor.darkRed
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1 and (r.error or (r.truth and top1)):
+            return Qt.GlobalColor.darkGreen if top1 and top1 == r.truth else Qt.GlobalColor.darkRed
         return None
 
     def add(self, predictions: list) -> None:
@@ -95,7 +95,7 @@ class ClassifyView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((190, 90, 80, 90, 120)):
+        for column, width in enumerate((150, 80, 80, 80, 170)):
             self.table.setColumnWidth(column, width)
         self.table.setMinimumWidth(200)
         self.table.doubleClicked.connect(self._open)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from workbench.core.inspect import ModelSummary
+from workbench.core.inspect.activations import upsample_to
 from workbench.core.inspect.filters import convolutions
 from workbench.core.inspect.source import source_of
 
@@ -31,8 +32,9 @@ def normalisation_words(predictor) -> str:
 
 
 class ExplorerPanel(QSplitter):
-    """The right-hand side: the drop zone and its caption, the top-3, the layer tree and the
-    selected layer's maps. Emits ``layerSelected`` with the layer's dotted name (or ``None``)."""
+    """The right-hand side: the drop zone and its caption, the prediction, the layer tree and the selected
+    layer's maps, channel, filters and source. Emits ``layerSelected`` with the layer's dotted name (or
+    ``None``) and ``filtersWanted`` when the filter view needs a layer's kernels."""
 
     layerSelected = Signal(object)
     filtersWanted = Signal(str)  # the layer whose kernels the filter view should show
@@ -72,7 +74,7 @@ class ExplorerPanel(QSplitter):
         scroll.setWidget(top)  # warnings and steps scroll rather than overlap in a short window
         for widget in (scroll, self.layer_tree, self.detail_tabs):
             self.addWidget(widget)
-        self.setSizes([240, 190, 480])
+        self.setSizes([300, 170, 440])
         self.setMinimumSize(180, 300)  # below the views' own hints: at 800×600 the panes shrink
         self.layer_tree.itemSelectionChanged.connect(lambda: self.layerSelected.emit(self.layer_tree.selected_layer()))
         self.layerSelected.connect(lambda layer: self._follow_tabs())
@@ -95,7 +97,10 @@ class ExplorerPanel(QSplitter):
         view = self.feature_map_view
         if view.maps is None or view.layer is None:
             return
-        image = self.session.image if self.session is not None else None
+        session = self.session
+        image = session.image if session is not None else None
+        if image is not None and session.predictor is not None:  # the input at the network's own size
+            image = upsample_to(image, tuple(session.predictor.input_shape[1:]))
         self.channel_view.show_channel(view.layer, view.maps, channel, image)
         self.channel_view.show()
 

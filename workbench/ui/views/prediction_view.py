@@ -70,9 +70,9 @@ class PredictionView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addLayout(top)
+        layout.addWidget(self.warnings)  # before the details: what makes this answer doubtful comes first
         layout.addWidget(self.steps)
         layout.addLayout(controls)
-        layout.addWidget(self.warnings)
         layout.addStretch(1)
         self.predictions: list[tuple[str, float]] = []
         self.warning_lines: list[str] = []
@@ -122,9 +122,11 @@ class PredictionView(QWidget):
         self.steps.setText(" → ".join(words))
         self._set_controls_enabled(True)
         guess = prepared.guess
-        automatic = ("Invert: automatic" if guess is None else
-                     f"Invert: automatic ({'yes' if guess else 'no'}, {prepared.light_share:.0%} light)")
-        self.invert_combo.setItemText(0, automatic)
+        self.invert_combo.setItemText(0, "Invert: automatic" if guess is None else
+                                      f"Auto: {'inverted' if guess else 'not inverted'}")
+        self.invert_combo.setItemData(0, None if guess is None else
+                                      f"The guess: {prepared.light_share:.0%} of the image is light, so it is drawn "
+                                      f"{'dark on light' if guess else 'light on dark'}", Qt.ItemDataRole.ToolTipRole)
 
     def show_warnings(self, lines: list[str]) -> None:
         self.warning_lines = list(lines)
