@@ -160,7 +160,11 @@ def test_lenet5_c3_filters_show_the_connection_table():
     assert c3.weight.shape == (16, 6, 5, 5) and not c3.rgb
     seen = (c3.weight.abs().sum(dim=(2, 3)) > 0)
     assert seen[0].tolist() == [True, True, True, False, False, False]
+    assert seen[3].tolist() == [False, False, False, True, True, True]  # table I, column 3: maps 3, 4, 5
+    assert seen[13].tolist() == [False, True, True, False, True, True]  # column 13: maps 1, 2, 4, 5
     assert seen[15].all() and int(seen.sum()) == 60
+    # Column 3's kernels are the module's 10th to 12th (after three columns of three), on inputs 3, 4 and 5.
+    torch.testing.assert_close(c3.weight[3, 3:], model.c3.conv.weight.detach()[9:12])
 
 
 def test_a_run_keeps_its_initial_kernels_and_they_come_back_beside_the_trained_ones(tmp_path):

@@ -64,3 +64,14 @@ def test_warnings_for_the_astronaut_on_the_digits(predictor):
     assert "Stretched from 300×200" in " ".join(input_warnings(digits, wide))
     assert not any("Stretched" in w for w in input_warnings(digits, digits.decode_photo(
         resource_path("photos", "rocket.jpg"), fit="pad")))
+
+
+def test_a_drawn_digit_gets_no_warning(predictor):
+    """A 128×128 grey drawing brought to the digits' 8×8 is what the model is for: nothing to warn about."""
+    from PIL import Image, ImageDraw
+    digits = Predictor(predictor.model, [str(i) for i in range(10)], (1, 8, 8), (8, 8), (0.3,), (0.3,),
+                       dark_background=True)
+    drawing = Image.new("L", (128, 128), 255)
+    ImageDraw.Draw(drawing).ellipse((30, 20, 98, 108), outline=0, width=14)  # a "0", dark on white
+    prepared = digits.decode_photo(drawing)
+    assert prepared.inverted and input_warnings(digits, prepared, [("0", 0.99)]) == []

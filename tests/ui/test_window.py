@@ -1,5 +1,7 @@
 """The real window, driven offscreen with pytest-qt: train, drop an image, look inside."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from PIL import Image
@@ -108,6 +110,17 @@ def test_train_live_drop_an_image_and_see_feature_maps(window, qtbot, tmp_path, 
         assert view.image.image is not None
     tree = find(window, "layerTree")
     assert tree.selected_layer() == "f6"
+
+    # The first convolution's kernels after training, beside the ones the run started from (its init_filters.pt).
+    window.explorer.select_layer("c1.conv")
+    window.explorer.detail_tabs.setCurrentWidget(find(window, "filterView"))
+    settle(qtbot, window)
+    filters = find(window, "filterView").filters
+    started = torch.load(Path(window.last_summary["run_dir"]) / "init_filters.pt", weights_only=True)["filters"]
+    torch.testing.assert_close(filters.initial, started["c1.conv"])
+    torch.testing.assert_close(filters.weight, model.c1.conv.weight.detach())
+    assert not torch.allclose(filters.initial, filters.weight)  # training moved them
+    assert find(window, "filterView").initial_view.isVisible()
 
 
 def test_stop_button_stops_within_a_batch(window, qtbot):

@@ -264,7 +264,8 @@ def input_warnings(predictor: Predictor, prepared: Prepared, top: list[tuple[str
         out.append(f"A colour photo on a model of grey images: it sees the photo's luminance only, and it learnt "
                    f"from {'grey drawings' if predictor.dark_background else 'grey images'}.")
     shrink = (sw * sh) / max(1, h * w)
-    if shrink >= 16 and h * w <= 32 * 32:
+    linear = shrink ** 0.5  # a drawn digit of 128 px brought to 8 is normal (16×); a 512-px photo is not (64×)
+    if h * w <= 32 * 32 and (linear >= 32 or (linear >= 8 and prepared.colourfulness > 0.04)):
         out.append(f"Shrunk from {sw}×{sh} to {w}×{h}: each input pixel averages about "
                    f"{counted(round(shrink), 'pixel')} of the photo, so fine detail is gone.")
     ratio = max(sw, sh) / max(1, min(sw, sh))
