@@ -189,3 +189,23 @@ def test_a_run_keeps_its_initial_kernels_and_they_come_back_beside_the_trained_o
     (tmp_path / INITIAL_FILTERS).write_bytes(b"damaged")
     with pytest.raises(Exception, match="corrupt|truncated"):
         load_initial_filters(tmp_path)
+
+
+def test_one_recording_of_every_layer_keeps_what_each_computed_and_shares_what_is_the_same():
+    """The window's recording (``look(every_layer=True)``): ResNet-18's BatchNorm keeps its negative values
+    though an in-place ReLU follows it; a stage, whose output is its last block's very tensor, shares that
+    clone instead of holding a second copy."""
+    torch.manual_seed(0)
+    model = models.create_model("resnet18", num_classes=10, input_size=64).eval()
+    predictor = Predictor(model, [str(i) for i in range(10)], (3, 64, 64), (64, 64), (0.5,) * 3, (0.25,) * 3)
+    image = torch.rand(3, 64, 64)
+    _, maps = predictor.look(image, ["bn1"], every_layer=True)
+    net_input = predictor.prepare(image)
+    with torch.no_grad():
+        by_hand = model.bn1(model.conv1(net_input[None]))[0]
+    torch.testing.assert_close(maps["bn1"], by_hand)
+    assert maps["bn1"].min() < 0 and maps["relu"].min() >= 0
+    torch.testing.assert_close(maps["layer1.0"], hook_output(model, "layer1.0", net_input))
+    assert maps["layer1"].data_ptr() == maps["layer1.1"].data_ptr()  # one clone for both
+    torch.testing.assert_close(maps["layer1"], hook_output(model, "layer1", net_input))
+    assert maps["layer1.0.bn2"].data_ptr() != maps["layer1.0"].data_ptr()  # the add came between: its own

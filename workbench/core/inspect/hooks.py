@@ -100,8 +100,8 @@ class ActivationRecorder:
 class Budget:
     """A ``keep`` for ``ActivationRecorder`` that clones outputs until ``limit`` bytes are held, then keeps
     ``None`` (the layer is known to have run, but is not held). A container returning its last layer's very
-    tensor, unchanged since (``_version``), shares that layer's clone: ResNet's ``layer1.0`` and ``layer1``
-    cost nothing beyond ``layer1.1.relu``."""
+    tensor, unchanged since (``_version``), shares that layer's clone: ResNet's ``layer1`` costs nothing beyond
+    ``layer1.1``, its last block."""
 
     def __init__(self, limit: int = RECORDING_BUDGET):
         self.limit, self.held = limit, 0
