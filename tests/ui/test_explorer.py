@@ -1,7 +1,9 @@
 """The explorer follows the dataflow (issue #16, part 1): merges between the layers, in the order they ran."""
 
+import torch
 from PySide6.QtCore import Qt
 
+from reference import hook_output, preprocess_by_hand
 from window_helpers import find, settle
 
 
@@ -26,7 +28,21 @@ def test_the_layer_tree_shows_the_merges_of_resnet_and_googlenet(window, qtbot):
     siblings = [first.parent().child(i).text(0) for i in range(first.parent().childCount())]
     assert siblings.index("⊕ add") == siblings.index("bn2") + 1  # after the branch it closes, as it ran
     assert "layer1.0.bn2" in first.toolTip(0) and "maxpool" in first.toolTip(0)  # the two branches it joins
-    assert not first.flags() & Qt.ItemFlag.ItemIsSelectable
+    # Selected, the addition shows its own output: the residual branch plus the shortcut, before the ReLU.
+    assert first.flags() & Qt.ItemFlag.ItemIsSelectable
+    model = window.session.predictor.model
+    spec = window.session.dataset
+    net_input = preprocess_by_hand(window.session.image[None], window.session.predictor.input_shape[1:], spec.mean,
+                                   spec.std)[0]
+    with qtbot.waitSignal(window.inspection.mapsReady, timeout=30_000) as shown:
+        window.explorer.select_layer("layer1.0:add")
+    expected = hook_output(model, "layer1.0.bn2", net_input) + hook_output(model, "maxpool", net_input)
+    assert shown.args[0] == "layer1.0:add"
+    torch.testing.assert_close(window.feature_map_view.maps, expected)
+    assert window.feature_map_view.maps.min() < 0  # a sum, not yet through the ReLU
+    window.explorer.detail_tabs.setCurrentWidget(find(window, "sourceView"))
+    assert "BasicBlock" in find(window, "sourceView").header.text()  # the block whose forward adds
+    window.explorer.detail_tabs.setCurrentIndex(0)
     combo.setCurrentIndex(combo.findData("googlenet"))
     settle(qtbot, window)
     rows = _rows(tree)

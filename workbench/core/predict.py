@@ -28,7 +28,7 @@ from .threads import seeded
 from .train.checkpointing import CheckpointError, build_from_checkpoint, load_checkpoint
 from .train.setup import build_model, resolve_input_size
 
-__all__ = ["UNTRAINED", "Prediction", "Predictor", "checkpoint_of", "image_files", "input_warnings", "load_predictor",
+__all__ = ["UNTRAINED", "Prediction", "Predictor", "checkpoint_of", "image_files", "input_warnings", "is_merge", "load_predictor",
            "predict_files"]
 
 UNTRAINED = "This network is untrained: its scores come from random weights and mean nothing yet."
@@ -138,9 +138,22 @@ class Predictor:
         top = [(self.classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
         maps = {name: None if kept is None else as_maps(kept[0]) for name, kept in recorder.outputs.items()}
         for name in layers:
-            if name not in recorder.outputs:
+            if name not in recorder.outputs and not is_merge(name):  # a merge's maps: ``merge_maps``
                 maps[name] = f"{name}: this layer did not run for this input"
         return top, maps
+
+    @torch.no_grad()
+    def merge_maps(self, image, name: str) -> torch.Tensor | str:
+        """The output of a merge of the dataflow graph (``"layer1.0:add"``: the residual sum before its ReLU),
+        from one pass of ``inspect.graph.capture``; or why there is none."""
+        from .inspect.graph import capture
+
+        graph, kept = capture(self.model, self.prepare(image).unsqueeze(0), keep=lambda t: t.detach().clone(),
+                              macs=False)
+        node = next((n for n in graph.nodes if n.name == name), None)
+        if node is None or kept.get(node.index) is None:
+            return f"{name}: this merge did not happen for this input"
+        return as_maps(kept[node.index][0])
 
     def probabilities(self, image) -> torch.Tensor:
         with torch.no_grad(), eval_mode(self.model):
@@ -160,6 +173,11 @@ class Predictor:
     def layer_maps(self, image, layers: list[str]) -> dict[str, torch.Tensor]:
         """Several layers' maps from one forward pass (a layer that did not run: ``ValueError``)."""
         return layer_maps(self.model, self.prepare(image), layers)
+
+
+def is_merge(name: str | None) -> bool:
+    """Whether a layer name is a merge node's ("layer1.0:add"): module names never hold a colon."""
+    return bool(name) and ":" in name
 
 
 def load_predictor(run_or_file: str | Path, which: str = "best", device: str = "cpu") -> Predictor:

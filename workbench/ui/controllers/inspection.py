@@ -20,7 +20,7 @@ from torch import nn
 
 from workbench.core.errors import UserError
 from workbench.core.inspect.filters import filters_of, is_convolution
-from workbench.core.predict import UNTRAINED, input_warnings
+from workbench.core.predict import UNTRAINED, input_warnings, is_merge
 from workbench.core.train.checkpointing import load_initial_filters
 
 from ..jobs import JobRunner
@@ -32,6 +32,8 @@ TOP = 5
 def filters_for(model: nn.Module, layer: str, run_dir: str | None = None):
     """The kernels of ``layer``, or of the first convolution inside it (a block), or why there are none; with
     the kernels the run ``run_dir`` started from, when it kept them."""
+    if is_merge(layer):
+        return f"{layer} joins branches and has no kernels: select the convolutions of its branches"
     module = dict(model.named_modules()).get(layer)
     if module is None:
         return f"{layer} is not a layer of this model"
@@ -113,9 +115,20 @@ class InspectionController(QObject):
         if held is not None:  # recorded with the image: no forward pass
             self.mapsReady.emit(layer, held)
             return
+        if is_merge(layer):  # a merge is not a module: one pass of the graph capture gives its output
+            self.jobs.submit("maps", lambda: predictor.merge_maps(image, layer),
+                             lambda maps: self._on_merge(layer, maps, predictor, image), self.failed.emit,
+                             what=f"the maps of {layer}")
+            return
         self.jobs.submit("maps", lambda: look(predictor, image, [layer])["maps"][layer],
                          lambda maps: self.mapsReady.emit(layer, maps), self.failed.emit,
                          what=f"feature maps of {layer}")
+
+    def _on_merge(self, layer: str, maps, predictor, image) -> None:
+        held_by, shown, recorded = self.recording
+        if held_by is predictor and shown is image and not isinstance(maps, str):
+            recorded[layer] = maps  # asked again: no second pass
+        self.mapsReady.emit(layer, maps)
 
     def set_probe_layer(self, layer: str | None) -> None:
         self.probe_layer = layer
@@ -173,8 +186,8 @@ class InspectionController(QObject):
         if not probe_only:
             self.predictionsReady.emit(result["predictions"], note)
             self.warningsReady.emit(self.warnings(result["predictions"], note))
-            if layer and maps.get(layer) is None and layer in maps:  # past the recording budget: again, alone
-                self.show_layer()
+            if layer and ((maps.get(layer) is None and layer in maps) or is_merge(layer)):
+                self.show_layer()  # past the recording budget, or a merge: on its own
             elif layer:
                 self.mapsReady.emit(layer, maps[layer])
         self.probeReady.emit({"note": note, "predictions": result["predictions"], "layer": probe_layer,

@@ -105,7 +105,9 @@ class ExplorerPanel(QSplitter):
         self.channel_view.show()
 
     def _show_source(self, layer: str | None) -> None:
+        """The selected layer's class; for a merge, the block whose forward made it (its ``out += identity``)."""
         predictor = self.session.predictor if self.session is not None else None
+        layer = layer.split(":")[0] if layer and ":" in layer else layer
         self.source_view.show_source(source_of(predictor.model, layer) if predictor is not None and layer else None)
 
     def follow(self, session) -> None:

@@ -22,6 +22,7 @@ class LayerTree(QTreeWidget):
 
     COLUMNS = ("Layer", "Type", "Output", "Params")
     GROUP_ROLE = Qt.ItemDataRole.UserRole + 1
+    MERGE_ROLE = Qt.ItemDataRole.UserRole + 2
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -73,8 +74,9 @@ class LayerTree(QTreeWidget):
                 shape = "×".join(map(str, row.shape)) if row.shape else "–"
                 item = QTreeWidgetItem(parent, [f"{MERGE_SIGNS.get(row.op, '∘')} {row.op}",
                                                 f"{row.op} of {len(row.inputs)}", shape, ""])
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # a join of branches, not a module: nothing to select
-                item.setToolTip(0, tip(f"{MERGE_WORDS.get(row.op, row.op)}: {sources}"))
+                item.setData(0, self.MERGE_ROLE, row.name)  # "layer1.0:add": selectable, its maps on request
+                item.setToolTip(0, tip(f"{MERGE_WORDS.get(row.op, row.op)}: {sources}. Select it to see what the "
+                                       f"{row.op} gives"))
                 for column in range(3):
                     item.setForeground(column, QColor("#1f5fa8"))
         self._collapse(self.invisibleRootItem())
@@ -156,9 +158,12 @@ class LayerTree(QTreeWidget):
 
     def item_for(self, layer: str) -> QTreeWidgetItem | None:
         found = [it for it in self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)
-                 if it.data(0, Qt.ItemDataRole.UserRole) == layer]
+                 if layer in (it.data(0, Qt.ItemDataRole.UserRole), it.data(0, self.MERGE_ROLE))]
         return found[0] if found else None
 
     def selected_layer(self) -> str | None:
+        """The selected module's dotted name, or a merge's node name ("layer1.0:add")."""
         items = self.selectedItems()
-        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+        if not items:
+            return None
+        return items[0].data(0, Qt.ItemDataRole.UserRole) or items[0].data(0, self.MERGE_ROLE)
