@@ -134,6 +134,9 @@ def test_photographs_through_the_explorer(window, qtbot, tmp_path, name, stage, 
             alone = predictor.top_k(r.path, 5)  # one image at a time, the path checked by hand elsewhere
             assert [c for c, _ in r.top] == [c for c, _ in alone]
             assert [p for _, p in r.top] == pytest.approx([p for _, p in alone], abs=1e-5)
+    table.sortByColumn(2, Qt.SortOrder.DescendingOrder)  # by confidence, as a header click does
+    shown = [r.top[0][1] if r.top else -1.0 for r in window.classify_view.model.rows]
+    assert shown == sorted(shown, reverse=True) and shown[-1] == -1.0  # the unusable file last
     out = tmp_path / "predictions.csv"
     window.classify_view.export_csv(str(out))
     with open(out, newline="", encoding="utf-8") as handle:
