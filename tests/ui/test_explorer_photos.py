@@ -164,3 +164,17 @@ def test_the_preparation_controls_change_what_the_network_is_given(window, qtbot
     settle(qtbot, window)
     assert "padded to a square" in window.session.photo.steps
     assert not any("Stretched" in line for line in find(window, "predictionView").warning_lines)
+
+
+def test_a_dropped_photo_is_prepared_again_for_the_next_model(window, qtbot):
+    """A photo dropped on LeNet-5 is prepared again from its file when another model is shown (each model is
+    given the file as it was trained: channels, size, background), not carried over from the last one."""
+    _show(window, qtbot, "lenet5")
+    drop_file(find(window, "dropZone"), resource_path("photos", "coffee.jpg"))
+    settle(qtbot, window)
+    first = window.session.photo
+    assert first is not None and window.session.image.shape == (1, 8, 8)
+    _show(window, qtbot, "resnet20")
+    assert window.session.photo is not None and window.session.photo is not first
+    assert window.session.caption == "coffee.jpg"
+    torch.testing.assert_close(window.session.image, window.session.predictor.decode(resource_path("photos", "coffee.jpg")))

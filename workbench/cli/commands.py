@@ -88,8 +88,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.core.predict import load_predictor, predict_files
 
+    from .progress import ProgressBar
+
     classifier = load_predictor(args.run, args.checkpoint)
-    results = predict_files(classifier, args.images, args.top_k, batch_size=args.batch_size)
+    bar = ProgressBar()  # on a terminal a live bar; in a log the first and last file only
+    try:
+        results = predict_files(classifier, args.images, args.top_k, batch_size=args.batch_size,
+                                progress=lambda done, total, name: bar.data(done, total, "classifying"))
+    finally:
+        bar.end_data()
     if not results:
         print("error: no image files found in " + ", ".join(args.images), file=sys.stderr)
         return 1

@@ -76,7 +76,11 @@ class InspectionController(QObject):
         session.subscribe(self._on_session)
 
     def _on_session(self, changed: set[str]) -> None:
-        if {"predictor", "image"} & changed:
+        s = self.session
+        if "predictor" in changed and "image" not in changed and s.photo is not None and self.path is not None \
+                and s.predictor is not None:
+            self.classify_file(self.path)  # the dropped file again, prepared as the new model was trained
+        elif {"predictor", "image"} & changed:
             self.refresh()
         elif "layer" in changed:
             self.show_layer()
