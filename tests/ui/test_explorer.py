@@ -110,3 +110,32 @@ def test_the_source_view_shows_the_selected_blocks_class(window, qtbot):
     assert "torchvision/models/resnet.py:" in view.header.text() and "Deep Residual Learning" in view.header.text()
     window.explorer.select_layer("layer1.0.conv1")
     assert view.source.class_name == "Conv2d" and "torch/nn/modules/conv.py" in view.source.where
+
+
+def test_a_new_recording_reuses_the_memory_no_view_holds(window, qtbot, tmp_path, digits):
+    """A second image's recording is copied into the first one's tensors (no fresh pages to fault in), but
+    never into one a view still shows: the maps on screen keep the first image's values."""
+    from PIL import Image
+
+    combo = find(window, "modelCombo")
+    combo.setCurrentIndex(combo.findData("resnet20"))
+    settle(qtbot, window)
+    window.explorer.select_layer("layer2")
+    settle(qtbot, window)
+    first = window.inspection.recording[2]
+    on_screen = window.feature_map_view.maps
+    kept = on_screen.clone()
+    old = {t.data_ptr() for t in first.values() if isinstance(t, torch.Tensor)}
+    picture = Image.fromarray(((1 - digits.test[5][0][0]) * 255).byte().numpy(), "L").resize((64, 64))
+    picture.save(tmp_path / "five.png")
+    window.classify_file(str(tmp_path / "five.png"))
+    qtbot.waitUntil(lambda: window.inspection.recording[1] is window.session.image and window.idle, timeout=30_000)
+    second = window.inspection.recording[2]
+    reused = [name for name, t in second.items() if isinstance(t, torch.Tensor) and t.data_ptr() in old]
+    assert len(reused) > len(second) // 2  # most of the memory came back
+    torch.testing.assert_close(on_screen, kept)  # the maps the view held were not written over
+    assert second["layer2"].data_ptr() != on_screen.data_ptr()
+    model, predictor, spec = window.session.predictor.model, window.session.predictor, window.session.dataset
+    net_input = preprocess_by_hand(window.session.image[None], predictor.input_shape[1:], spec.mean, spec.std)[0]
+    for name in ("stem.conv", "layer1.0.bn1", "layer3"):
+        torch.testing.assert_close(second[name], hook_output(model, name, net_input))

@@ -123,14 +123,15 @@ class Predictor:
 
     @torch.no_grad()
     def look(self, image, layers=(), k: int = 3, every_layer: bool = False,
-             budget: int = RECORDING_BUDGET) -> tuple[list[tuple[str, float]], dict[str, object]]:
+             budget: int = RECORDING_BUDGET, reuse=()) -> tuple[list[tuple[str, float]], dict[str, object]]:
         """Top-``k`` and the maps of ``layers`` (``channels×h×w``; for a layer that did not run,
         a message instead), from one forward pass in eval mode. ``every_layer``: the maps of every module
-        that ran, within ``budget`` bytes (a module past it maps to ``None``: record it again when asked)."""
+        that ran, within ``budget`` bytes (a module past it maps to ``None``: record it again when asked),
+        copied into the tensors ``reuse`` (an earlier recording's that nobody holds) where they fit."""
         layers = list(dict.fromkeys(filter(None, layers)))
         known = {name for name, _ in self.model.named_modules()}
         names = None if every_layer else [n for n in layers if n in known]
-        keep = {"keep": Budget(budget)} if every_layer else {}  # else the recorder's own: a clone of each
+        keep = {"keep": Budget(budget, reuse)} if every_layer else {}  # else the recorder's own: a clone of each
         with eval_mode(self.model), ActivationRecorder(self.model, names, **keep) as recorder:
             logits = first_tensor(self.model(self.prepare(image).unsqueeze(0)))
         probs = self._softmax(logits)

@@ -101,11 +101,27 @@ class Budget:
     """A ``keep`` for ``ActivationRecorder`` that clones outputs until ``limit`` bytes are held, then keeps
     ``None`` (the layer is known to have run, but is not held). A container returning its last layer's very
     tensor, unchanged since (``_version``), shares that layer's clone: ResNet's ``layer1`` costs nothing beyond
-    ``layer1.1``, its last block."""
+    ``layer1.1``, its last block.
 
-    def __init__(self, limit: int = RECORDING_BUDGET):
+    ``reuse``: tensors of an earlier recording that nobody holds any more; a clone of the same size and type
+    is copied into one of them instead of into fresh memory, whose pages fault in one by one (ResNet-18 at
+    224×224: 19 ms of page faults for 26 MB, against a 34 ms forward pass)."""
+
+    def __init__(self, limit: int = RECORDING_BUDGET, reuse=()):
         self.limit, self.held = limit, 0
         self._seen: dict[int, tuple] = {}  # id(tensor) → (weak reference, version, clone)
+        self._spare: dict[tuple, list[torch.Tensor]] = {}
+        seen = set()  # by memory, not by object: a stage's maps and its last block's are two views of one clone
+        for t in reuse:
+            if isinstance(t, torch.Tensor) and t.is_contiguous() and t.data_ptr() not in seen:
+                seen.add(t.data_ptr())
+                self._spare.setdefault((t.numel(), t.dtype, t.device), []).append(t)
+
+    def _copy(self, tensor: torch.Tensor) -> torch.Tensor:
+        spares = self._spare.get((tensor.numel(), tensor.dtype, tensor.device))
+        if spares and tensor.is_contiguous():
+            return spares.pop().view(tensor.shape).copy_(tensor.detach())
+        return _clone(tensor)
 
     def __call__(self, tensor: torch.Tensor):
         seen = self._seen.get(id(tensor))
@@ -115,7 +131,7 @@ class Budget:
         if self.held + size > self.limit:
             return None
         self.held += size
-        clone = _clone(tensor)
+        clone = self._copy(tensor)
         try:
             self._seen[id(tensor)] = (weakref.ref(tensor), tensor._version, clone)
         except TypeError:  # a tensor subclass without weak references: no sharing

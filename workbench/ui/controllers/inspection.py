@@ -49,10 +49,10 @@ def filters_for(model: nn.Module, layer: str, run_dir: str | None = None):
     return f"{layer} holds no convolution: choose one in the list, or a block that has one"
 
 
-def look(predictor, image: torch.Tensor, layers: list, k: int = TOP, every_layer: bool = False) -> dict:
+def look(predictor, image: torch.Tensor, layers: list, k: int = TOP, every_layer: bool = False, reuse=()) -> dict:
     """Top-``k`` and the maps of ``layers`` (or why a layer has none), from one forward pass; with
-    ``every_layer`` the maps of every module (within the recording budget) too."""
-    predictions, maps = predictor.look(image, layers, k, every_layer=every_layer)
+    ``every_layer`` the maps of every module (within the recording budget) too, in ``reuse``'s memory."""
+    predictions, maps = predictor.look(image, layers, k, every_layer=every_layer, reuse=reuse)
     return {"predictions": predictions, "maps": maps}
 
 
@@ -70,6 +70,7 @@ class InspectionController(QObject):
         self.jobs = jobs
         self.probe_layer: str | None = None  # chosen in the probe view
         self.recording: tuple = (None, None, {})  # (predictor, image, every layer's maps) of the last look
+        self.handed: list = []  # tensors of the recording given to views (``_hand``): not to be reused
         self.path: str | None = None  # the file dropped last, prepared again when the preparation changes
         self.fit: str | None = None
         self.invert: bool | None = None
@@ -95,12 +96,28 @@ class InspectionController(QObject):
         new model or image, every layer's maps, so that choosing another layer needs no forward pass)."""
         s = self.session
         predictor, image, layer, probe_layer, note = s.predictor, s.image, s.layer, self.probe_layer, s.note
+        reuse = self._unheld() if every_layer else []
         self.recording = (None, None, {})  # new weights or a new image: the old maps are not these
         if predictor is None or image is None:
             return
-        self.jobs.submit("look", lambda: look(predictor, image, [layer, probe_layer], every_layer=every_layer),
+        self.jobs.submit("look", lambda: look(predictor, image, [layer, probe_layer], every_layer=every_layer,
+                                              reuse=reuse),
                          lambda result: self._on_looked(result, note, layer, probe_layer, recorded=(predictor, image)),
                          self.failed.emit, what="classifying")
+
+    def _unheld(self) -> list:
+        """The last recording's tensors that were never handed to a view (nor share memory with one that was):
+        the next recording copies into them instead of into fresh memory."""
+        held = {t.data_ptr() for t in self.handed if isinstance(t, torch.Tensor)}
+        maps = self.recording[2]
+        self.handed = []
+        return [t for t in maps.values() if isinstance(t, torch.Tensor) and t.data_ptr() not in held]
+
+    def _hand(self, maps):
+        """``maps`` go to a view: never reused for a later recording."""
+        if isinstance(maps, torch.Tensor):
+            self.handed.append(maps)
+        return maps
 
     def _recorded(self, layer: str | None):
         """The maps of ``layer`` from the last look at the image on show, if it holds them."""
@@ -117,7 +134,7 @@ class InspectionController(QObject):
             return
         held = self._recorded(layer)
         if held is not None:  # recorded with the image: no forward pass
-            self.mapsReady.emit(layer, held)
+            self.mapsReady.emit(layer, self._hand(held))
             return
         if is_merge(layer):  # a merge is not a module: one pass of the graph capture gives its output
             self.jobs.submit("maps", lambda: predictor.merge_maps(image, layer),
@@ -132,7 +149,7 @@ class InspectionController(QObject):
         held_by, shown, recorded = self.recording
         if held_by is predictor and shown is image and not isinstance(maps, str):
             recorded[layer] = maps  # asked again: no second pass
-        self.mapsReady.emit(layer, maps)
+        self.mapsReady.emit(layer, self._hand(maps))
 
     def set_probe_layer(self, layer: str | None) -> None:
         self.probe_layer = layer
@@ -193,6 +210,6 @@ class InspectionController(QObject):
             if layer and ((maps.get(layer) is None and layer in maps) or is_merge(layer)):
                 self.show_layer()  # past the recording budget, or a merge: on its own
             elif layer:
-                self.mapsReady.emit(layer, maps[layer])
+                self.mapsReady.emit(layer, self._hand(maps[layer]))
         self.probeReady.emit({"note": note, "predictions": result["predictions"], "layer": probe_layer,
-                              "maps": maps.get(probe_layer) if probe_layer else None})
+                              "maps": self._hand(maps.get(probe_layer)) if probe_layer else None})
