@@ -106,6 +106,9 @@ class BusyIndicator(QWidget):
         self.label = plain(QLabel(objectName="busyLabel"))
         self.bar = QProgressBar(objectName="busyIndicator", maximumWidth=120, textVisible=False, visible=False)
         self.bar.setRange(0, 0)
+        policy = self.bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # showing it must not resize the window's panes: 10 ms a time
+        self.bar.setSizePolicy(policy)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
