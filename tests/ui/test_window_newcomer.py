@@ -354,3 +354,20 @@ def test_pyside_reads_no_source_of_the_modules_imported_after_it():
                            text=True, check=True)
     plain = subprocess.run([sys.executable, "-c", code.format("None")], capture_output=True, text=True, check=True)
     assert int(fixed.stdout) < 100 and int(plain.stdout) > 1000  # torch reads a few itself (25 here)
+
+
+def test_the_busy_indicator_never_resizes_the_panes(window, qtbot):
+    """Each job shows the status bar's moving bar and hides it after; that once resized the window's panes and
+    repainted every plot (10 ms each way), in the middle of every drop."""
+    import threading
+
+    settle(qtbot, window)
+    before = window.centralWidget().size()
+    release = threading.Event()
+    window.jobs.submit("hold", lambda: release.wait(10))
+    qtbot.waitUntil(lambda: window.findChild(QWidget, "busyIndicator").isVisible(), timeout=5_000)
+    during = window.centralWidget().size()
+    release.set()
+    settle(qtbot, window)
+    assert not window.findChild(QWidget, "busyIndicator").isVisible()
+    assert before == during == window.centralWidget().size()
