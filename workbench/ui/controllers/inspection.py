@@ -96,7 +96,8 @@ class InspectionController(QObject):
         new model or image, every layer's maps, so that choosing another layer needs no forward pass)."""
         s = self.session
         predictor, image, layer, probe_layer, note = s.predictor, s.image, s.layer, self.probe_layer, s.note
-        reuse = self._unheld() if every_layer else []
+        unheld = self._unheld()  # and the views' old tensors are forgotten: a new recording starts
+        reuse = unheld if every_layer else []
         self.recording = (None, None, {})  # new weights or a new image: the old maps are not these
         if predictor is None or image is None:
             return
