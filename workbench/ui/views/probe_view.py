@@ -30,6 +30,7 @@ class ProbeView(QWidget):
         self.history: list[str] = []
         self.results: list[tuple[str, object]] = []  # (note, maps) of every refresh, for automation and tests
         self.maps = FeatureMapView(name="probeMaps", controls=False)
+        self.maps.per_page_combo.setCurrentIndex(self.maps.per_page_combo.count() - 1)  # an overview: 256 a page
         left = QVBoxLayout()
         left.addWidget(rich(QLabel("<b>Probe image</b>")))
         left.addWidget(self.thumbnail)
