@@ -178,3 +178,15 @@ def test_a_dropped_photo_is_prepared_again_for_the_next_model(window, qtbot):
     assert window.session.photo is not None and window.session.photo is not first
     assert window.session.caption == "coffee.jpg"
     torch.testing.assert_close(window.session.image, window.session.predictor.decode(resource_path("photos", "coffee.jpg")))
+
+
+def test_a_csv_that_cannot_be_written_is_one_message(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    drop_file(find(window, "dropZone"), *[resource_path("photos", p) for p in PHOTOS[:2]])
+    qtbot.waitUntil(lambda: not window.classify.running, timeout=60_000)
+    target = tmp_path / "no such folder" / "out.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "CSV (*.csv)"))
+    window.classify_view.export_button.click()
+    assert window.error_banner.isVisible() and "Could not write" in window.error_banner.text()
+    assert not target.exists() and len(window.classify_view.model.rows) == 2

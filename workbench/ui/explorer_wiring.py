@@ -33,5 +33,6 @@ def connect_explorer(window) -> None:
         (table.cancelRequested, classify.cancel),
         (table.imageOpened, window.classify_file),
         (table.exported, lambda path: window.statusBar().showMessage(f"Saved {path}", 8000)),
+        (table.failed, window.status.show_error),
     ):
         signal.connect(slot)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from workbench.core.inspect.activations import channel_stats, upsample_to
 
 from .feature_maps import SEQUENTIAL
-from .plotting import pg
+from .plotting import colour_bar, pg
 from .text import plain, rich
 
 
@@ -30,10 +30,7 @@ class ChannelView(QWidget):
         self.image = pg.ImageItem()
         self.view.addItem(self.background)
         self.view.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(SEQUENTIAL), interactive=False,
-                                        width=12)
-        self.colorbar.setImageItem(self.image)
-        self.graphics.addItem(self.colorbar)
+        self.colorbar = colour_bar(self.graphics, self.image, SEQUENTIAL)
         self.stats = plain(QLabel(objectName="channelStats", wordWrap=True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -87,6 +87,7 @@ class ClassifyView(QWidget):
     cancelRequested = Signal()
     imageOpened = Signal(str)
     exported = Signal(str)
+    failed = Signal(str)  # a message for the error banner (a CSV that could not be written)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -190,7 +191,10 @@ class ClassifyView(QWidget):
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the predictions", "predictions.csv", "CSV (*.csv)")
         if path:
-            self.export_csv(path)
+            try:
+                self.export_csv(path)
+            except OSError as exc:  # a folder without write access, a full disk: said, nothing lost
+                self.failed.emit(f"Could not write {path}: {exc.strerror or exc}")
 
     def export_csv(self, path: str) -> None:
         """One row per file, in the table's order: path, true class, top-1, confidence, top-5, problem."""

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel,
 from workbench.core.errors import counted
 from workbench.core.inspect.activations import channel_order, channel_stats, page_count, tile_page
 
-from .plotting import pg
+from .plotting import colour_bar, pg
 from .text import plain, rich
 
 PER_PAGE = (16, 36, 64, 144, 256)
@@ -63,10 +63,7 @@ class FeatureMapView(QWidget):
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMouse=True)
         self.image = pg.ImageItem()
         self.view.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(SEQUENTIAL), interactive=False,
-                                        width=12)
-        self.colorbar.setImageItem(self.image)
-        self.graphics.addItem(self.colorbar)
+        self.colorbar = colour_bar(self.graphics, self.image, SEQUENTIAL)
         self.stats = plain(QLabel(objectName="mapStats", wordWrap=True))
         self.stats.setStyleSheet("color: #555;")
         self.bars = pg.PlotWidget(objectName="featureBars")

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from workbench.core.errors import counted
 from workbench.core.inspect.filters import filter_page, weight_histogram
 
-from .plotting import pg
+from .plotting import colour_bar, pg
 from .text import plain, rich
 
 MAX_TILES = 256
@@ -50,10 +50,7 @@ class FilterView(QWidget):
         self.view.addItem(self.image)
         self.initial_view.setXLink(self.view)
         self.initial_view.setYLink(self.view)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), interactive=False,
-                                        width=12)
-        self.colorbar.setImageItem(self.image)
-        self.graphics.addItem(self.colorbar, row=1, col=2)
+        self.colorbar = colour_bar(self.graphics, self.image, "CET-D1", (-1, 1), row=1, col=2)
         self.histogram = pg.PlotWidget(objectName="filterHistogram")
         self.histogram.setMaximumHeight(120)
         self.histogram.getAxis("bottom").setLabel("weight")
