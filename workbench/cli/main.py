@@ -317,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     desktop.add_argument("--uninstall", action="store_true", help="remove the entry and the icon again")
     desktop.set_defaults(func=cmd_install_desktop)
 
+    from .explain import add_parser as add_explain
+
+    add_explain(sub)
+
     summary = sub.add_parser("summary", help="per-layer table: output shapes, parameters, multiply-adds")
     summary.add_argument("model", type=_model_name)
     summary.add_argument("--input", type=_parse_shape, default=(3, 224, 224), help="CxHxW, default 3x224x224")

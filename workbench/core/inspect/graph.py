@@ -118,9 +118,9 @@ def _fill(structure, values: dict[int, Any]):
 
 
 class _Capture(TorchFunctionMode):
-    def __init__(self, keep: Callable[[torch.Tensor], Any] | None):
+    def __init__(self, keep: Callable[[torch.Tensor], Any] | None, tap=None):
         super().__init__()
-        self.keep = keep
+        self.keep, self.tap = keep, tap
         self.nodes: list[Node] = []
         self.producer: dict[int, tuple[int, int | None]] = {}  # id(tensor) → (node, item of a tuple output)
         self.kept: dict[int, Any] = {}
@@ -181,6 +181,14 @@ class _Capture(TorchFunctionMode):
             weakref.finalize(tensor, self.producer.pop, key, None)
         self.producer[key] = where
 
+    def _tapped(self, node: Node, output):
+        """What ``tap`` makes of a node's output; a replacement counts as made by the node."""
+        new = self.tap(node, output)
+        tensor = first_tensor(new)
+        if new is not output and tensor is not None:
+            self._produced(tensor, (node.index, None))
+        return new
+
     def input(self, x: torch.Tensor) -> None:
         self.add("input", "input", "input", None, (), {}, x)
 
@@ -210,11 +218,12 @@ class _Capture(TorchFunctionMode):
             self.calls[name] = n
             self.busy = True  # what the hook itself computes is not the network's
             try:
-                self.add(name if n == 1 else f"{name}#{n}", type(module).__name__, "module", module, args, kwargs,
-                         output, module=name, params=sum(p.numel() for p in module.parameters()) if n == 1 else 0)
+                node = self.add(name if n == 1 else f"{name}#{n}", type(module).__name__, "module", module, args,
+                                kwargs, output, module=name,
+                                params=sum(p.numel() for p in module.parameters()) if n == 1 else 0)
+                return self._tapped(node, output) if self.tap is not None else None
             finally:
                 self.busy = False
-            return None
         return hook
 
     # -- functions between modules ------------------------------------------------------------------
@@ -238,10 +247,10 @@ class _Capture(TorchFunctionMode):
         label = f"{where}:{op}" if where else op
         self.busy = True
         try:
-            self.add(label if count == 1 else f"{label}#{count}", op, kind, func, args, kwargs, out, module=where)
+            node = self.add(label if count == 1 else f"{label}#{count}", op, kind, func, args, kwargs, out, module=where)
+            return self._tapped(node, out) if self.tap is not None else out
         finally:
             self.busy = False
-        return out
 
 
 def _produces_tensor(out) -> bool:
@@ -250,12 +259,13 @@ def _produces_tensor(out) -> bool:
 
 
 def capture(model: nn.Module, x: torch.Tensor, keep: Callable[[torch.Tensor], Any] | None = None,
-            macs: bool = True) -> tuple[Graph, dict[int, Any]]:
+            macs: bool = True, tap: Callable[[Node, Any], Any] | None = None) -> tuple[Graph, dict[int, Any]]:
     """The graph of ``model`` on the batch ``x`` (evaluation mode, no gradients), and ``keep(tensor)`` of
     every node's output (a detached clone for feature maps, a shape; nothing when ``keep`` is ``None``).
-    ``macs``: count each module's multiply-adds (torch's flop counter, which slows the pass)."""
+    ``macs``: count each module's multiply-adds (torch's flop counter, which slows the pass). ``tap(node, output)``
+    sees each node's output as it is made and returns what the network goes on with (attribution's taps)."""
     leaves = {name for name, m in model.named_modules() if name and next(m.children(), None) is None}
-    recorder = _Capture(keep)
+    recorder = _Capture(keep, tap)
     handles = []
     for name, module in model.named_modules():
         if not name:
