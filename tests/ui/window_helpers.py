@@ -21,7 +21,9 @@ OBJECT_NAMES = {
     "runsTable": QWidget, "compareButton": QPushButton, "healthReportView": QWidget, "lrPlot": QWidget,
     "channelView": QWidget, "filterView": QWidget, "sourceView": QWidget, "classifyTable": QWidget,
     "fitCombo": QComboBox, "invertCombo": QComboBox, "mapOrderCombo": QComboBox, "mapScaleCombo": QComboBox,
-    "mapPageSpin": QSpinBox, "mapPerPageCombo": QComboBox,
+    "mapPageSpin": QSpinBox, "mapPerPageCombo": QComboBox, "gradCamView": QWidget, "ablationView": QWidget,
+    "topImagesView": QWidget, "methodCombo": QComboBox, "targetClassCombo": QComboBox, "camLayerCombo": QComboBox,
+    "knockButton": QPushButton, "topImagesButton": QPushButton, "topChannelSpin": QSpinBox,
 }
 
 

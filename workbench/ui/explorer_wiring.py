@@ -15,6 +15,9 @@ def connect_explorer(window) -> None:
             window.centre_tabs.setCurrentWidget(table)
 
     window.classify_files = classify_files
+    from .attribution_wiring import connect_attribution
+
+    window.attribution = connect_attribution(window)
     for signal, slot in (
         (explorer.drop_zone.imageDropped, window.classify_file),
         (explorer.drop_zone.filesDropped, classify_files),

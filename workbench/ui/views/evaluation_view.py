@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.errors import counted
 
-from .drop_zone import tensor_to_pixmap
+from .drop_zone import photo_to_pixmap, tensor_to_pixmap
 from .text import plain, rich, tip
 
 MAX_THUMBNAILS = 120
@@ -159,6 +159,7 @@ class EvaluationView(QWidget):
     """``imageOpened(image, caption)``: a thumbnail double-clicked, for the explorer to classify and show."""
 
     imageOpened = Signal(object, str)
+    mapsWanted = Signal(str, str, object, object)  # gallery, run folder, [(index, true, predicted)], images
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -211,6 +212,7 @@ class EvaluationView(QWidget):
         layout.addWidget(body, 1)
         self.report: dict = {}
         self.images: ImageSource | None = None
+        self.run_dir = ""
         self.matrix.cellChosen.connect(self.show_cell)
         for view in (self.cell_images, self.mistakes):
             view.itemDoubleClicked.connect(self._open)
@@ -228,6 +230,7 @@ class EvaluationView(QWidget):
     def show_run(self, run_dir: str, report: dict, images=None, note: str = "") -> None:
         """A run's test report, or why it has none."""
         name = run_dir.rstrip("/").rsplit("/", 1)[-1]
+        self.run_dir = run_dir
         if report:
             self.show_report(report, name, images, note)
         else:
@@ -255,10 +258,33 @@ class EvaluationView(QWidget):
         self.cell_images.clear()
         self.cell_caption.setText("Click a cell of the matrix to see the images behind it.")
         self.mistakes.clear()
+        self.mistakes.setIconSize(QSize(64, 64))
         for entry in report.get("most_confident_mistakes", []):
             text = f"{entry['true']} → {entry['predicted']}\n{entry['confidence']:.0%}"
             self._add_thumbnail(self.mistakes, entry["index"], text, entry.get("file"))
         self.mistakes_caption.setText(f"<b>Most confidently wrong</b> ({self.mistakes.count()} shown)")
+        index = {name: i for i, name in enumerate(classes)}
+        self._want_maps("mistakes", [(e["index"], index[e["true"]], index[e["predicted"]])
+                                     for e in report.get("most_confident_mistakes", [])])
+
+    def _want_maps(self, gallery: str, entries: list) -> None:
+        """Ask for each image's Grad-CAM for its predicted and its true class (the run's best weights)."""
+        if entries and self.images is not None and self.run_dir:
+            self.mapsWanted.emit(gallery, self.run_dir, entries, self.images)
+
+    def show_gallery_maps(self, gallery: str, sheets: dict) -> None:
+        """Each image beside its Grad-CAM for the predicted class and for the true class."""
+        view = self.mistakes if gallery == "mistakes" else self.cell_images
+        view.setIconSize(QSize(196, 64))
+        for i in range(view.count()):
+            item = view.item(i)
+            sheet = sheets.get(item.data(Qt.ItemDataRole.UserRole))
+            if sheet is not None:
+                item.setIcon(QIcon(photo_to_pixmap(sheet, 196)))
+        caption = self.mistakes_caption if gallery == "mistakes" else self.cell_caption
+        if "Grad-CAM" not in caption.text():
+            caption.setText(caption.text() + " — each image, its Grad-CAM for the predicted class, then for the "
+                                              "true class")
 
     def show_cell(self, true: int, predicted: int) -> None:
         if not self.report:
@@ -273,6 +299,8 @@ class EvaluationView(QWidget):
         more = f" (first {MAX_THUMBNAILS} shown)" if len(indices) > MAX_THUMBNAILS else ""
         self.cell_caption.setText(f"<b>{len(indices)}</b> {'image' if len(indices) == 1 else 'images'} of <b>{html.escape(classes[true])}</b> predicted "
                                   f"as <b>{html.escape(classes[predicted])}</b>{more}")
+        self.cell_images.setIconSize(QSize(64, 64))
+        self._want_maps("cell", [(index, true, predicted) for index in indices[:MAX_THUMBNAILS]])
 
     def _open(self, item: QListWidgetItem) -> None:
         if self.images is None:

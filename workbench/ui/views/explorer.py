@@ -13,13 +13,16 @@ from workbench.core.inspect.activations import upsample_to
 from workbench.core.inspect.filters import convolutions
 from workbench.core.inspect.source import source_of
 
+from .ablation_view import AblationView
 from .channel_view import ChannelView
 from .drop_zone import DropZone
 from .feature_maps import FeatureMapView
 from .filter_view import FilterView
+from .gradcam_view import GradCamView
 from .layer_tree import LayerTree
 from .prediction_view import PredictionView
 from .source_view import SourceView
+from .top_images_view import TopImagesView
 
 
 def normalisation_words(predictor) -> str:
@@ -50,6 +53,7 @@ class ExplorerPanel(QSplitter):
         self.channel_view.hide()  # until a tile is clicked
         self.filter_view = FilterView()
         self.source_view = SourceView()
+        self.gradcam_view, self.ablation_view, self.top_images_view = GradCamView(), AblationView(), TopImagesView()
         maps = QSplitter(Qt.Orientation.Vertical, objectName="mapsSplitter")
         maps.addWidget(self.feature_map_view)
         maps.addWidget(self.channel_view)
@@ -58,6 +62,9 @@ class ExplorerPanel(QSplitter):
         self.detail_tabs.addTab(maps, "Feature maps")
         self.detail_tabs.addTab(self.filter_view, "Filters")
         self.detail_tabs.addTab(self.source_view, "Source")
+        self.detail_tabs.addTab(self.gradcam_view, "Why")  # where the network looked, and knock-outs
+        self.detail_tabs.addTab(self.ablation_view, "Knock-out")
+        self.detail_tabs.addTab(self.top_images_view, "Top images")
         self.image_label = QLabel(objectName="imageCaption", wordWrap=True)
         self.image_label.setTextFormat(Qt.TextFormat.PlainText)  # a user's file name
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -1,0 +1,269 @@
+"""Why the network decided, for the window: CAMs of the image on show (two classes, and a strip at every
+stage), the costly input methods as jobs with progress, a first preview and cancel, knock-outs (the
+prediction again at once; the test set's accuracy as a job), branch shares at a merge, the test images that
+excite a channel most, and CAMs for the evaluation view's galleries.
+
+It follows the session like the inspection controller and runs everything on the window's model thread;
+results go to the views as plain objects (PIL images and numbers), never a model."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from workbench.core.explain import explain_classes, explain_image, network_input
+from workbench.core.inspect.ablation import (KnockOut, accuracy_with, branch_shares, branches, graph_for,
+                                             knock_out)
+from workbench.core.inspect.attribution import CAM_METHODS, COSTLY, LAYER_RULE, stage_cams, stage_layers
+from workbench.core.inspect.overlay import overlay, photo_overlay, to_rgb
+from workbench.core.inspect.top_images import cached_top_images, top_images
+from workbench.core.predict import is_merge
+
+from ..jobs import JobRunner
+from ..state import Session
+
+GALLERY = 24
+"""Images of a gallery that get their maps (the first ones)."""
+
+
+def _top(probs, classes, k: int = 5) -> list[tuple[str, float]]:
+    values, indices = probs.topk(min(k, len(classes)))
+    return [(classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+
+
+class AttributionController(QObject):
+    camsReady = Signal(object)  # dict: maps [(Attribution, PIL overlay)], classes, layer words
+    stripReady = Signal(object)  # [(layer, PIL overlay)]
+    progress = Signal(int, int, str)
+    previewReady = Signal(object)  # dict like camsReady, a first look of a costly method
+    knockReady = Signal(object)  # dict: words, before, after (top-5 lists)
+    accuracyReady = Signal(object)  # dict: words, on, off, images
+    sharesReady = Signal(object)  # BranchShares, or a message
+    topReady = Signal(object)  # dict: layer, channel, crops [(PIL, caption)], images, cached
+    galleryReady = Signal(str, object)  # gallery name, {index: PIL composite}
+    failed = Signal(str)
+
+    def __init__(self, session: Session, jobs: JobRunner, test_set=lambda: None, parent=None):
+        super().__init__(parent)
+        self.session, self.jobs, self.test_set = session, jobs, test_set
+        self.method, self.layer, self.second = "gradcam", None, None  # second: the other class shown
+        self.opacity = 0.5
+        self.active = False  # the Grad-CAM view is on show: maps follow every drop
+        self._gallery_model: tuple = (None, None)  # (run folder, Predictor)
+        session.subscribe(self._on_session)
+
+    def _on_session(self, changed: set[str]) -> None:
+        if {"predictor", "image", "photo"} & changed and self.active:
+            self.refresh()
+        if "layer" in changed and is_merge(self.session.layer) and self.active:
+            self.shares()
+
+    def _ready(self):
+        s = self.session
+        return (s.predictor, s.image, s.photo) if s.predictor is not None and s.image is not None else None
+
+    def _paint(self, photo, image, heat, opacity):
+        return photo_overlay(photo, heat, opacity, size=320) if photo is not None else \
+            overlay(to_rgb(image).resize((224, 224)), heat, opacity)
+
+    # -- CAMs ---------------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """The maps of the image on show for its predicted class and the second class, and the strip."""
+        ready = self._ready()
+        if ready is None:
+            return
+        predictor, image, photo = ready
+        method, layer, second, opacity = self.method, self.layer, self.second, self.opacity
+        if method in COSTLY:
+            self._costly(predictor, image, photo, method, second, opacity)
+            return
+
+        def work():
+            x = network_input(predictor, image)
+            first = int(knock_out(predictor.model, x, None)[0].argmax())
+            targets = [first] + ([second] if second is not None and second != first else [])
+            if method in CAM_METHODS:
+                found = explain_classes(predictor, image, targets, method, layer)
+            else:
+                found = [explain_image(predictor, image, method, t) for t in targets]
+            strip = stage_cams(predictor.model, x, first, method if method in CAM_METHODS else "gradcam")
+            return {"maps": [(a, self._paint(photo, image, a.map, opacity)) for a in found],
+                    "classes": predictor.classes, "rule": LAYER_RULE if not layer else "",
+                    "strip": [(a.layer, self._paint(photo, image, a.map, 0.6)) for a in strip],
+                    "stages": stage_layers(predictor.model, x)}
+        self.jobs.submit("cam", work, self._on_cams, self.failed.emit, what="Grad-CAM")
+
+    def _on_cams(self, result: dict) -> None:
+        self.camsReady.emit(result)
+        if "strip" in result:
+            self.stripReady.emit(result["strip"])
+
+    def _costly(self, predictor, image, photo, method, second, opacity) -> None:
+        def work(job):
+            x = network_input(predictor, image)
+            target = int(knock_out(predictor.model, x, None)[0].argmax()) if second is None else second
+            found = explain_image(predictor, image, method, target,
+                                  progress=lambda done, total: job.progress(done, total, method),
+                                  preview=lambda a: self.previewReady.emit(
+                                      {"maps": [(a, self._paint(photo, image, a.map, opacity))],
+                                       "classes": predictor.classes, "rule": "", "preview": True}))
+            return {"maps": [(found, self._paint(photo, image, found.map, opacity))], "classes": predictor.classes,
+                    "rule": ""}
+        self.jobs.submit("cam", work, self.camsReady.emit, self.failed.emit, what=f"{method} (a job)",
+                         on_progress=self.progress.emit, cancellable=True,
+                         on_cancel=lambda: self.failed.emit(f"{method} was cancelled"))
+
+    def cancel(self) -> None:
+        self.jobs.cancel("cam")
+
+    def choose(self, method: str | None = None, layer: str | None = "", second: int | None = -2,
+               opacity: float | None = None) -> None:
+        """The view's choices; ``""``/``-2``: unchanged. A new method, layer or class computes again."""
+        if method is not None:
+            self.method = method
+        if layer != "":
+            self.layer = layer or None
+        if second != -2:
+            self.second = second
+        if opacity is not None:
+            self.opacity = opacity
+        self.refresh()
+
+    # -- knock-outs ---------------------------------------------------------------------------------------
+    def branches_of(self, merge: str) -> list:
+        """The incoming branches of a merge, from the graph the summary captured (no pass on the UI thread)."""
+        graph = getattr(self.session.summary, "graph", None)
+        if graph is None or not is_merge(merge):
+            return []
+        try:
+            return branches(graph, merge)
+        except ValueError:
+            return []
+
+    def knock(self, knock: KnockOut) -> None:
+        ready = self._ready()
+        if ready is None:
+            return
+        predictor, image, _ = ready
+
+        def work():
+            x = network_input(predictor, image)
+            graph = graph_for(predictor.model, tuple(x.shape))
+            before, after = knock_out(predictor.model, x, None)[0], knock_out(predictor.model, x, knock)[0]
+            return {"knock": knock, "words": knock.words(graph), "before": _top(before, predictor.classes),
+                    "after": _top(after, predictor.classes), "class": predictor.classes[int(before.argmax())],
+                    "drop": float(before.max() - after[before.argmax()])}
+        self.jobs.submit("knock", work, self.knockReady.emit, self.failed.emit, what="knock-out")
+
+    def knock_accuracy(self, knock: KnockOut) -> None:
+        predictor, data = self.session.predictor, self.test_set()
+        if predictor is None:
+            return
+        if data is None or list(data.classes) != list(predictor.classes):
+            self.failed.emit("The test set of this model's dataset is not loaded: pick its dataset in the form first")
+            return
+        import torch
+
+        from workbench.core.evaluate import to_float
+
+        test = data.test
+
+        def work(job):
+            def batches():
+                for start in range(0, len(test), 64):
+                    items = [test[i] for i in range(start, min(len(test), start + 64))]
+                    images = torch.stack([to_float(im) for im, _ in items])
+                    yield predictor.preprocess(images), torch.tensor([int(label) for _, label in items])
+            on, off, n = accuracy_with(predictor.model, batches(), knock,
+                                       lambda done, total: job.progress(done, total, "test images"), len(test))
+            return {"words": knock.words(), "on": on, "off": off, "images": n}
+        self.jobs.submit("knock-accuracy", work, self.accuracyReady.emit, self.failed.emit,
+                         what="accuracy with a knock-out", on_progress=self.progress.emit, cancellable=True)
+
+    def shares(self, merge: str | None = None) -> None:
+        ready, merge = self._ready(), merge or self.session.layer
+        if ready is None or not is_merge(merge):
+            return
+        predictor, image, _ = ready
+
+        def work():
+            x = network_input(predictor, image)
+            target = int(knock_out(predictor.model, x, None)[0].argmax())
+            try:
+                return branch_shares(predictor.model, x, merge, target)
+            except ValueError as exc:
+                return str(exc)
+        self.jobs.submit("shares", work, self.sharesReady.emit, self.failed.emit, what=f"branch shares of {merge}")
+
+    # -- top images ---------------------------------------------------------------------------------------
+    def top_images(self, layer: str, channel: int) -> None:
+        s = self.session
+        predictor, data = s.predictor, self.test_set()
+        if predictor is None or not layer:
+            return
+        if data is None or list(data.classes) != list(predictor.classes):
+            self.failed.emit("The test set of this model's dataset is not loaded: pick its dataset in the form first")
+            return
+        run_dir = s.run.dir if s.run is not None and s.note != "(untrained)" else None
+        import torch
+
+        from workbench.core.evaluate import to_float
+
+        test = data.test
+
+        def work(job):
+            def batches():
+                for start in range(0, len(test), 64):
+                    idx = list(range(start, min(len(test), start + 64)))
+                    images = torch.stack([to_float(test[i][0]) for i in idx])
+                    yield torch.tensor(idx), predictor.preprocess(images)
+
+            def compute():
+                return top_images(predictor.model, batches(), layer, predictor.input_shape,
+                                  progress=lambda done, total: job.progress(done, total, "test images"),
+                                  total=len(test))
+            found, cached = cached_top_images(run_dir, predictor.model, layer, compute)
+            if channel >= found.indices.shape[1]:
+                raise ValueError(f"{layer} has {found.indices.shape[1]} channels")
+            crops = []
+            h, w = predictor.input_shape[1:]
+            for index, value, (top, left, bottom, right) in found.channel(channel):
+                image = to_float(test[index][0])
+                big = torch.nn.functional.interpolate(image[None], size=(h, w), mode="bilinear",
+                                                      align_corners=False)[0]
+                crop = to_rgb(big[:, top:bottom, left:right]).resize((96, 96))
+                label = predictor.classes[int(test[index][1])]
+                crops.append((crop, f"#{index} {label}\n{value:.2f}"))
+            return {"layer": layer, "channel": channel, "crops": crops, "images": found.images, "cached": cached,
+                    "field": found.field.size}
+        self.jobs.submit("top-images", work, self.topReady.emit, self.failed.emit, what="top images",
+                         on_progress=self.progress.emit, cancellable=True)
+
+    # -- the evaluation view's galleries ----------------------------------------------------------------
+    def gallery(self, name: str, run_dir: str, entries: list[tuple[int, int, int]], images) -> None:
+        """For ``(dataset index, true class, predicted class)`` entries: the image, its map for the predicted
+        class and its map for the true class, side by side."""
+        if not entries or images is None:
+            return
+        held = self._gallery_model
+
+        def work(job):
+            from workbench.core.predict import Predictor
+
+            predictor = held[1] if held[0] == run_dir else Predictor.from_checkpoint(run_dir)
+            self._gallery_model = (run_dir, predictor)
+            out = {}
+            for done, (index, true, predicted) in enumerate(entries[:GALLERY]):
+                job.progress(done, min(len(entries), GALLERY), "maps")
+                image = images(index)
+                maps = explain_classes(predictor, image, [predicted, true] if true != predicted else [predicted])
+                tiles = [to_rgb(image).resize((64, 64))] + [overlay(to_rgb(image).resize((64, 64)), a.map, 0.5)
+                                                            for a in maps]
+                from PIL import Image
+
+                sheet = Image.new("RGB", (66 * len(tiles), 64), "white")
+                for i, tile in enumerate(tiles):
+                    sheet.paste(tile, (66 * i, 0))
+                out[index] = sheet
+            return out
+        self.jobs.submit(f"gallery-{name}", work, lambda maps: self.galleryReady.emit(name, maps), self.failed.emit,
+                         what="maps of the gallery", on_progress=lambda *a: None, cancellable=True)
