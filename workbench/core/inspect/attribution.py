@@ -86,7 +86,8 @@ _SPATIAL: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictiona
 @torch.no_grad()
 def spatial_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
     """The modules whose output is a map larger than 1×1, in the order they finish (a block after its
-    layers), with their output shapes (without the batch); remembered per model and input shape."""
+    layers), with their output shapes (without the batch), within ``forward_features`` when the model has it
+    (VGG's head pools any map to 7×7 again: not a place to look); remembered per model and input shape."""
     cache = _SPATIAL.setdefault(model, {})
     key = tuple(x.shape[1:])
     if key not in cache:
@@ -101,7 +102,7 @@ def spatial_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[i
                 handles.append(module.register_forward_hook(hook))
         try:
             with eval_mode(model):
-                model(x[:1])
+                getattr(model, "forward_features", model)(x[:1])
         finally:
             for handle in handles:
                 handle.remove()
