@@ -194,3 +194,24 @@ def test_integrated_gradients_add_up_to_the_change_of_the_score():
     assert float(attr.sum()) == pytest.approx(change, rel=0.02, abs=1e-3)
     ours = explain(model, x, 4, "integrated_gradients", steps=200)
     torch.testing.assert_close(ours.raw, attr[0].sum(0).clamp_min(0), rtol=1e-3, atol=1e-5)
+
+
+def test_after_a_drop_one_pass_gives_both_classes_and_the_strip():
+    from workbench.core.inspect.attribution import why
+
+    torch.manual_seed(0)
+    model = models.create_model("resnet20", num_classes=10, input_size=32).eval()
+    x = _input("resnet20")
+    maps, strip = why(model, x)
+    with torch.no_grad():
+        order = model(x)[0].argsort(descending=True).tolist()
+    assert [a.target for a in maps] == order[:2] and maps[0].rule == LAYER_RULE
+    alone = cam_maps(model, x, order[:2], None)
+    for ours, theirs in zip(maps, next(iter(alone.values()))):
+        torch.testing.assert_close(ours.raw, theirs.raw)
+    for ours, theirs in zip(strip, stage_cams(model, x, order[0])):
+        assert ours.layer == theirs.layer
+        torch.testing.assert_close(ours.raw, theirs.raw)
+    chosen, _ = why(model, x, second=order[-1], layer="layer2")
+    assert [a.target for a in chosen] == [order[0], order[-1]] and chosen[0].layer == "layer2"
+    assert chosen[0].rule == ""

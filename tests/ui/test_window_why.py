@@ -36,10 +36,11 @@ def test_why_grad_cam_knock_out_and_top_images(window, qtbot, digits):
     cam = find(window, "gradCamView")
     _tab(window, qtbot, cam)
     result = cam.result
-    assert result is not None and len(result["maps"]) == 1
-    first = result["maps"][0][0]
-    predicted = window.explorer.prediction_view.predictions[0][0]
-    assert predictor.classes[first.target] == predicted
+    assert result is not None and len(result["maps"]) == 2
+    first, runner_up = result["maps"][0][0], result["maps"][1][0]
+    shown = window.explorer.prediction_view.predictions
+    assert [predictor.classes[first.target], predictor.classes[runner_up.target]] == [shown[0][0], shown[1][0]]
+    assert "the predicted class" in cam.captions[0].text() and "second most likely" in cam.captions[1].text()
     assert tuple(first.raw.shape) == (8, 8)  # ResNet-20's last maps are 8×8 (He et al. 2015, §4.2: 32, 16, 8)
     assert "chosen as the last layer whose output is spatial" in cam.rule.text()
     assert result["maps"][0][1].size == window.session.photo.photo.size or max(result["maps"][0][1].size) == 320
@@ -90,6 +91,17 @@ def test_why_grad_cam_knock_out_and_top_images(window, qtbot, digits):
     assert after[top] == pytest_approx(float(by_hand[predictor.classes.index(top)]))
     settle(qtbot, window)
     assert knock.shares.rowCount() == 2  # each branch's share of the output and of the evidence
+    # Then the skip connection (its "as it is" now remembered): the block without its shortcut, by hand.
+    knock.branch_list.setCurrentRow(1)
+    with qtbot.waitSignal(window.attribution.knockReady, timeout=30_000) as shown:
+        qtbot.mouseClick(find(window, "knockButton"), Qt.MouseButton.LeftButton)
+    assert dict(shown.args[0]["before"]) == before and "skip connection" in knock.result.text()
+    with torch.no_grad():
+        handle = block.shortcut.register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+        by_hand = torch.softmax(model(x), 1)[0]
+        handle.remove()
+    after = dict(shown.args[0]["after"])
+    assert all(after[c] == pytest_approx(float(by_hand[predictor.classes.index(c)])) for c in after)
 
     # Top images: the nine test images whose channel 3 of layer1 responds most, found by hand too.
     top_view = find(window, "topImagesView")

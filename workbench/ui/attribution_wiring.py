@@ -27,7 +27,8 @@ def channels_of(session, layer: str | None) -> int:
 def connect_attribution(window) -> AttributionController:
     explorer, session = window.explorer, window.session
     cam, knock, top = explorer.gradcam_view, explorer.ablation_view, explorer.top_images_view
-    control = AttributionController(session, window.jobs, lambda: window.datasets.bundle, window)
+    control = AttributionController(session, window.jobs, lambda: window.datasets.bundle, lambda: window.training,
+                                    window)
 
     def follow_tab(_=None) -> None:
         control.active = explorer.detail_tabs.currentWidget() is cam

@@ -13,6 +13,8 @@
   torchvision"``, alternated; prints the ratios (goals ≤ 0.3 and ≤ 1.05).
 - ``explore``: the explorer with ResNet-18 at 224×224 (``benchmark_explore``): drop, layer switch,
   a 2,048-channel page, a 1,000-image folder, peak memory.
+- ``why``: the Why tab with ResNet-18 at 224×224 (``benchmark_why``): Grad-CAM after a drop, a knock-out,
+  Integrated Gradients' preview and map.
 
 Machines are shared and noisy: compare ratios from the same run, not milliseconds."""
 
@@ -220,7 +222,7 @@ def plots(steps: int = 100_000) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=["processes", "latency", "startup", "plots", "explore"],
+    parser.add_argument("which", nargs="*", choices=["processes", "latency", "startup", "plots", "explore", "why"],
                         default=["processes", "latency", "startup", "plots"])
     parser.add_argument("--model", default=None, help="processes and latency: the model (default resnet20 and lenet5 for processes, lenet5 for latency)")
     parser.add_argument("--epochs", type=int, default=3)
@@ -238,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         elif which == "explore":
             from .benchmark_explore import explore
             explore(args.rounds)
+        elif which == "why":
+            from .benchmark_why import why
+            why(max(args.rounds, 5))
         else:
             startup(args.rounds)
     return 0

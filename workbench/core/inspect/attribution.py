@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from .hooks import eval_mode, first_tensor
 
 __all__ = ["Attribution", "CAM_METHODS", "COSTLY", "INPUT_METHODS", "LAYER_RULE", "METHODS", "cam_maps",
-           "default_layer", "explain", "normalise", "spatial_layers", "stage_cams", "stage_layers"]
+           "default_layer", "explain", "normalise", "spatial_layers", "stage_cams", "stage_layers", "why"]
 
 CAM_METHODS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "layercam": "LayerCAM"}
 INPUT_METHODS = {"saliency": "Saliency", "guided_backprop": "Guided Backprop", "integrated_gradients":
@@ -267,6 +267,39 @@ def cam_maps(model: nn.Module, x: torch.Tensor, classes: list[int], layers: list
             out[name].append(Attribution(method, target, normalise(upsample(raw, size)), raw, name,
                                          float(probs[target]), rule, note))
     return out
+
+
+def why(model: nn.Module, x: torch.Tensor, second: int | None = None, layer: str | None = None,
+        method: str = "gradcam") -> tuple[list[Attribution], list[Attribution]]:
+    """What the window shows after a drop, from one forward pass: the CAM at ``layer`` (default ``LAYER_RULE``)
+    for the predicted class and for ``second`` (default: the second most likely), and the strip at every stage
+    for the predicted class. The second class's backward pass stops at ``layer``."""
+    rule = ""
+    if not layer:
+        layer, rule = default_layer(model, x), LAYER_RULE
+    stages = stage_layers(model, x)
+    taps = _Taps(model, [layer, *stages])
+    logits = taps.run(x[:1])
+    missing = [name for name in taps.layers if name not in taps.values]
+    if missing:
+        raise ValueError(f"{missing[0]} did not run for this input (an auxiliary head runs only in training)")
+    probs = torch.softmax(logits.detach()[0].float(), 0)
+    order = probs.argsort(descending=True).tolist()
+    targets = [order[0], second if second is not None and second != order[0] else order[min(1, len(order) - 1)]]
+    size = tuple(x.shape[-2:])
+
+    def made(name: str, target: int, grad) -> Attribution:
+        a = _as_maps(taps.values[name].detach())[0]
+        raw = _cam(method, a, torch.zeros_like(a) if grad is None else _as_maps(grad)[0]).float()
+        return Attribution(method, target, normalise(upsample(raw, size)), raw, name, float(probs[target]),
+                           rule if name == layer else "")
+    names = taps.layers
+    grads = torch.autograd.grad(logits[0, targets[0]], [taps.values[n] for n in names], retain_graph=True,
+                                allow_unused=True)
+    first = dict(zip(names, grads))
+    (grad,) = torch.autograd.grad(logits[0, targets[1]], [taps.values[layer]], allow_unused=True)
+    maps = [made(layer, targets[0], first[layer]), made(layer, targets[1], grad)]
+    return maps, [made(name, targets[0], first[name]) for name in stages]
 
 
 def stage_cams(model: nn.Module, x: torch.Tensor, target: int, method: str = "gradcam") -> list[Attribution]:

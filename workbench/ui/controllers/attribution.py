@@ -13,10 +13,11 @@ from PySide6.QtCore import QObject, Signal
 from workbench.core.explain import explain_classes, explain_image, network_input
 from workbench.core.inspect.ablation import (KnockOut, accuracy_with, branch_shares, branches, graph_for,
                                              knock_out)
-from workbench.core.inspect.attribution import CAM_METHODS, COSTLY, LAYER_RULE, stage_cams, stage_layers
+from workbench.core.inspect.attribution import CAM_METHODS, COSTLY, why
 from workbench.core.inspect.overlay import overlay, photo_overlay, to_rgb
 from workbench.core.inspect.top_images import cached_top_images, top_images
 from workbench.core.predict import is_merge
+from workbench.core.threads import in_fresh_thread
 
 from ..jobs import JobRunner
 from ..state import Session
@@ -42,13 +43,15 @@ class AttributionController(QObject):
     galleryReady = Signal(str, object)  # gallery name, {index: PIL composite}
     failed = Signal(str)
 
-    def __init__(self, session: Session, jobs: JobRunner, test_set=lambda: None, parent=None):
+    def __init__(self, session: Session, jobs: JobRunner, test_set=lambda: None, training=lambda: False,
+                 parent=None):
         super().__init__(parent)
-        self.session, self.jobs, self.test_set = session, jobs, test_set
+        self.session, self.jobs, self.test_set, self.training = session, jobs, test_set, training
         self.method, self.layer, self.second = "gradcam", None, None  # second: the other class shown
         self.opacity = 0.5
         self.active = False  # the Grad-CAM view is on show: maps follow every drop
         self._gallery_model: tuple = (None, None)  # (run folder, Predictor)
+        self._before: tuple = (None, None)  # ((predictor, image, note), probabilities) of the last knock-out
         session.subscribe(self._on_session)
 
     def _on_session(self, changed: set[str]) -> None:
@@ -56,6 +59,11 @@ class AttributionController(QObject):
             self.refresh()
         if "layer" in changed and is_merge(self.session.layer) and self.active:
             self.shares()
+
+    def _cores(self, fn):
+        """``fn()`` for a long job: with every core on a thread of its own when no run trains (its OpenMP team
+        ends with it), else on the job's thread, which leaves the cores to the run."""
+        return fn() if self.training() else in_fresh_thread(fn)
 
     def _ready(self):
         s = self.session
@@ -79,17 +87,16 @@ class AttributionController(QObject):
 
         def work():
             x = network_input(predictor, image)
-            first = int(knock_out(predictor.model, x, None)[0].argmax())
-            targets = [first] + ([second] if second is not None and second != first else [])
             if method in CAM_METHODS:
-                found = explain_classes(predictor, image, targets, method, layer)
-            else:
+                found, strip = why(predictor.model, x, second, layer, method)
+            else:  # Saliency, Guided Backprop: one backward pass each, no layer
+                first = int(knock_out(predictor.model, x, None)[0].argmax())
+                targets = [first] + ([second] if second is not None and second != first else [])
                 found = [explain_image(predictor, image, method, t) for t in targets]
-            strip = stage_cams(predictor.model, x, first, method if method in CAM_METHODS else "gradcam")
+                strip = why(predictor.model, x, second, None, "gradcam")[1]
             return {"maps": [(a, self._paint(photo, image, a.map, opacity)) for a in found],
-                    "classes": predictor.classes, "rule": LAYER_RULE if not layer else "",
-                    "strip": [(a.layer, self._paint(photo, image, a.map, 0.6)) for a in strip],
-                    "stages": stage_layers(predictor.model, x)}
+                    "classes": predictor.classes, "strip": [(a.layer, self._paint(photo, image, a.map, 0.6))
+                                                            for a in strip]}
         self.jobs.submit("cam", work, self._on_cams, self.failed.emit, what="Grad-CAM")
 
     def _on_cams(self, result: dict) -> None:
@@ -98,7 +105,7 @@ class AttributionController(QObject):
             self.stripReady.emit(result["strip"])
 
     def _costly(self, predictor, image, photo, method, second, opacity) -> None:
-        def work(job):
+        def costly(job):
             x = network_input(predictor, image)
             target = int(knock_out(predictor.model, x, None)[0].argmax()) if second is None else second
             found = explain_image(predictor, image, method, target,
@@ -108,6 +115,9 @@ class AttributionController(QObject):
                                        "classes": predictor.classes, "rule": "", "preview": True}))
             return {"maps": [(found, self._paint(photo, image, found.map, opacity))], "classes": predictor.classes,
                     "rule": ""}
+
+        def work(job):
+            return self._cores(lambda: costly(job))
         self.jobs.submit("cam", work, self.camsReady.emit, self.failed.emit, what=f"{method} (a job)",
                          on_progress=self.progress.emit, cancellable=True,
                          on_cancel=lambda: self.failed.emit(f"{method} was cancelled"))
@@ -145,10 +155,15 @@ class AttributionController(QObject):
             return
         predictor, image, _ = ready
 
+        key, held = (predictor, image, self.session.note), self._before
+
         def work():
             x = network_input(predictor, image)
             graph = graph_for(predictor.model, tuple(x.shape))
-            before, after = knock_out(predictor.model, x, None)[0], knock_out(predictor.model, x, knock)[0]
+            same = held[0] is not None and all(a is b for a, b in zip(held[0], key[:2])) and held[0][2] == key[2]
+            before = held[1] if same else knock_out(predictor.model, x, None)[0]
+            self._before = (key, before)  # the next knock-out on this image needs one pass, not two
+            after = knock_out(predictor.model, x, knock)[0]
             return {"knock": knock, "words": knock.words(graph), "before": _top(before, predictor.classes),
                     "after": _top(after, predictor.classes), "class": predictor.classes[int(before.argmax())],
                     "drop": float(before.max() - after[before.argmax()])}
@@ -173,8 +188,9 @@ class AttributionController(QObject):
                     items = [test[i] for i in range(start, min(len(test), start + 64))]
                     images = torch.stack([to_float(im) for im, _ in items])
                     yield predictor.preprocess(images), torch.tensor([int(label) for _, label in items])
-            on, off, n = accuracy_with(predictor.model, batches(), knock,
-                                       lambda done, total: job.progress(done, total, "test images"), len(test))
+            on, off, n = self._cores(lambda: accuracy_with(
+                predictor.model, batches(), knock, lambda done, total: job.progress(done, total, "test images"),
+                len(test)))
             return {"words": knock.words(), "on": on, "off": off, "images": n}
         self.jobs.submit("knock-accuracy", work, self.accuracyReady.emit, self.failed.emit,
                          what="accuracy with a knock-out", on_progress=self.progress.emit, cancellable=True)
@@ -221,7 +237,7 @@ class AttributionController(QObject):
                 return top_images(predictor.model, batches(), layer, predictor.input_shape,
                                   progress=lambda done, total: job.progress(done, total, "test images"),
                                   total=len(test))
-            found, cached = cached_top_images(run_dir, predictor.model, layer, compute)
+            found, cached = self._cores(lambda: cached_top_images(run_dir, predictor.model, layer, compute))
             if channel >= found.indices.shape[1]:
                 raise ValueError(f"{layer} has {found.indices.shape[1]} channels")
             crops = []

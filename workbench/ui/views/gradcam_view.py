@@ -130,8 +130,10 @@ class GradCamView(QWidget):
             if i < len(maps):
                 a, image = maps[i]
                 pane.setPixmap(photo_to_pixmap(image, 300))
-                role = "predicted" if i == 0 and a.target == maps[0][0].target and not preview else "chosen"
-                self.captions[i].setText(f"{a.label} for {classes[a.target]} ({a.score:.1%}, {role})"
+                chosen = self.target_combo.currentData() is not None
+                role = "the predicted class" if i == 0 and (len(maps) > 1 or not chosen) else \
+                    "chosen" if chosen else "the second most likely"
+                self.captions[i].setText(f"{a.label} for {classes[a.target]} ({a.score:.1%}: {role})"
                                          + (f"\n{a.note}" if a.note else ""))
             else:
                 pane.clear()
