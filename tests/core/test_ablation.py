@@ -100,7 +100,7 @@ def test_branch_shares_at_an_addition_and_a_concatenation(resnet):
     g_branch, g_skip = torch.autograd.grad(score, [caught["branch"], caught["skip"]])
     evidence = [float((g_branch * caught["branch"].detach()).sum()), float((g_skip * caught["skip"].detach()).sum())]
     assert shares.raw_evidence == pytest.approx(evidence, rel=1e-4, abs=1e-6)
-    sizes = [float(caught[k].abs().sum()) for k in ("branch", "skip")]
+    sizes = [float(caught[k].detach().abs().sum()) for k in ("branch", "skip")]
     assert shares.magnitude == pytest.approx([s / sum(sizes) for s in sizes], rel=1e-5)
     torch.testing.assert_close(shares.maps[0], caught["branch"].detach()[0])
 
@@ -151,6 +151,13 @@ def test_receptive_fields_of_vgg16_as_the_arithmetic_of_its_layers_gives():
     assert sizes == [5, 6, 16, 44, 100]
     field = receptive_field(vgg, (3, 224, 224), "features.9")
     assert field.stride == (4.0, 4.0) and field.box(0, 0, 224, 224) == (0, 0, 10, 10)
+    # The corner unit's field reaches 6 pixels into the padding: its crop keeps the field's 16×16, padded grey.
+    box = field.box(0, 0, 224, 224, clip=False)
+    assert box == (-6, -6, 10, 10)
+    from workbench.core.inspect.top_images import crop_field
+
+    crop = crop_field(torch.ones(3, 224, 224), box)
+    assert crop.shape == (3, 16, 16) and float(crop[:, :6].mean()) == 0.5 and float(crop[:, 6:, 6:].min()) == 1.0
 
 
 def test_top_images_are_the_strongest_and_come_back_from_the_run_folder(resnet, tmp_path):

@@ -6,7 +6,8 @@ digits (with a drawn digit dropped and a layer selected), the evaluation view wi
 confusion-matrix cell opened, the runs view comparing that run with a ResNet-20 run, and the
 window at 800×600; the explorer's 1×1 bars, filters, source and a photograph's maps, and the classify
 table. ``--folder`` trains on an image folder instead and
-saves its health report; ``--only main`` saves just ``main-window.png``."""
+saves its health report; ``--only main`` saves just ``main-window.png``; ``--only why`` the Grad-CAM, knock-out,
+top-images and evaluation-maps views (``screenshot_why``)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layer", default="c3")
     parser.add_argument("--second-model", default="resnet20", help="the run compared with the first")
     parser.add_argument("--folder", default=None, help="train on this image folder and save its health report")
-    parser.add_argument("--only", choices=["main", "all"], default="all")
+    parser.add_argument("--only", choices=["main", "all", "why"], default="all")
     parser.add_argument("--main-name", default="main-window.png", help="file name of the training view's screenshot")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -72,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             return window.last_summary
 
         wait(lambda: not window.idle)
+        if args.only == "why":
+            from .screenshot_why import why_shots
+
+            for path in why_shots(window, wait, args.out, Path(tmp), args.epochs):
+                print(f"saved {path}")
+            window.close()
+            return 0
         if args.only == "all" and not args.folder:  # what shows while torch loads: the real form, Start waiting
             from .app import startup_window
             from .views.experiment_form import ExperimentForm

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .attribution import INPUT_METHODS, Attribution, normalise
+from .methods import INPUT_METHODS, Attribution, normalise
 from .hooks import eval_mode, first_tensor
 
 __all__ = ["OPTIONS", "attribute", "out_of_place"]

@@ -21,7 +21,8 @@ from torch import nn
 
 from .hooks import eval_mode
 
-__all__ = ["ReceptiveField", "TopImages", "cached_top_images", "receptive_field", "top_images", "weights_digest"]
+__all__ = ["ReceptiveField", "TopImages", "cached_top_images", "crop_field", "receptive_field", "top_images",
+           "weights_digest"]
 
 TOP = 9
 
@@ -35,10 +36,13 @@ class ReceptiveField:
     offset: tuple[int, int]
     """The top-left input pixel of unit (0, 0)'s field (negative where it reaches into the padding)."""
 
-    def box(self, row: int, col: int, height: int, width: int) -> tuple[int, int, int, int]:
-        """(top, left, bottom, right) in input pixels of unit (row, col), clipped to the input."""
+    def box(self, row: int, col: int, height: int, width: int, clip: bool = True) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right) in input pixels of unit (row, col), clipped to the input (or not: it may
+        reach past the border, into the padding)."""
         top = int(round(self.offset[0] + row * self.stride[0]))
         left = int(round(self.offset[1] + col * self.stride[1]))
+        if not clip:
+            return (top, left, top + self.size[0], left + self.size[1])
         return (max(0, top), max(0, left), min(height, top + self.size[0]), min(width, left + self.size[1]))
 
 
@@ -100,14 +104,14 @@ class TopImages:
     images: int
     """How many images were looked at."""
 
-    def channel(self, c: int) -> list[tuple[int, float, tuple[int, int, int, int]]]:
+    def channel(self, c: int, clip: bool = True) -> list[tuple[int, float, tuple[int, int, int, int]]]:
         """(dataset index, response, box in input pixels) of channel ``c``'s top images."""
         out = []
         for k in range(self.indices.shape[0]):
             index = int(self.indices[k, c])
             if index >= 0:
                 out.append((index, float(self.values[k, c]),
-                            self.field.box(int(self.rows[k, c]), int(self.cols[k, c]), *self.input_size)))
+                            self.field.box(int(self.rows[k, c]), int(self.cols[k, c]), *self.input_size, clip=clip)))
         return out
 
     def to_dict(self) -> dict:
@@ -122,6 +126,18 @@ class TopImages:
         return cls(str(d["layer"]), d["indices"], d["values"], d["rows"], d["cols"],
                    ReceptiveField((f[0], f[1]), tuple(float(v) for v in d["stride"]), (f[2], f[3])),
                    tuple(int(v) for v in d["input_size"]), int(d["images"]))
+
+
+def crop_field(image: torch.Tensor, box: tuple[int, int, int, int], fill: float = 0.5) -> torch.Tensor:
+    """The part of ``image`` (``C×H×W``) under an unclipped receptive-field ``box``, the field's whole size: where
+    it reaches past the border, ``fill`` (grey), so every crop keeps the field's shape."""
+    top, left, bottom, right = box
+    c, h, w = image.shape
+    out = torch.full((c, bottom - top, right - left), fill, dtype=image.dtype)
+    t, l, b, r = max(0, top), max(0, left), min(h, bottom), min(w, right)
+    if b > t and r > l:
+        out[:, t - top:b - top, l - left:r - left] = image[:, t:b, l:r]
+    return out
 
 
 @torch.no_grad()

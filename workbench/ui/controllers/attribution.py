@@ -15,7 +15,7 @@ from workbench.core.inspect.ablation import (KnockOut, accuracy_with, branch_sha
                                              knock_out)
 from workbench.core.inspect.attribution import CAM_METHODS, COSTLY, why
 from workbench.core.inspect.overlay import overlay, photo_overlay, to_rgb
-from workbench.core.inspect.top_images import cached_top_images, top_images
+from workbench.core.inspect.top_images import cached_top_images, crop_field, top_images
 from workbench.core.predict import is_merge
 from workbench.core.threads import in_fresh_thread
 
@@ -180,7 +180,7 @@ class AttributionController(QObject):
 
         from workbench.core.evaluate import to_float
 
-        test = data.test
+        test, graph = data.test, getattr(self.session.summary, "graph", None)
 
         def work(job):
             def batches():
@@ -191,7 +191,7 @@ class AttributionController(QObject):
             on, off, n = self._cores(lambda: accuracy_with(
                 predictor.model, batches(), knock, lambda done, total: job.progress(done, total, "test images"),
                 len(test)))
-            return {"words": knock.words(), "on": on, "off": off, "images": n}
+            return {"words": knock.words(graph), "on": on, "off": off, "images": n}
         self.jobs.submit("knock-accuracy", work, self.accuracyReady.emit, self.failed.emit,
                          what="accuracy with a knock-out", on_progress=self.progress.emit, cancellable=True)
 
@@ -242,11 +242,11 @@ class AttributionController(QObject):
                 raise ValueError(f"{layer} has {found.indices.shape[1]} channels")
             crops = []
             h, w = predictor.input_shape[1:]
-            for index, value, (top, left, bottom, right) in found.channel(channel):
+            for index, value, box in found.channel(channel, clip=False):
                 image = to_float(test[index][0])
                 big = torch.nn.functional.interpolate(image[None], size=(h, w), mode="bilinear",
                                                       align_corners=False)[0]
-                crop = to_rgb(big[:, top:bottom, left:right]).resize((96, 96))
+                crop = to_rgb(crop_field(big, box)).resize((96, 96))
                 label = predictor.classes[int(test[index][1])]
                 crops.append((crop, f"#{index} {label}\n{value:.2f}"))
             return {"layer": layer, "channel": channel, "crops": crops, "images": found.images, "cached": cached,

@@ -176,7 +176,7 @@ class EvaluationView(QWidget):
         self.cell_caption = rich(QLabel("Click a cell of the matrix to see the images behind it.",
                                         objectName="cellCaption", wordWrap=True))
         self.cell_images = _thumbnail_list("cellImagesList")
-        self.mistakes_caption = rich(QLabel("<b>Most confidently wrong</b>"))
+        self.mistakes_caption = rich(QLabel("<b>Most confidently wrong</b>", wordWrap=True))
         self.mistakes = _thumbnail_list("mistakesGallery")
 
         matrix_box = QWidget(objectName="confusionMatrixBox")  # the matrix with its axis titles

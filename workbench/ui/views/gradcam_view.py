@@ -5,8 +5,9 @@ of maps at every stage, and for the costly methods a progress bar with Cancel an
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
-                               QSlider, QVBoxLayout, QWidget)
+                               QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from workbench.core.inspect.attribution import COSTLY, METHODS
 from workbench.core.inspect.overlay import overlay, photo_overlay, to_rgb
@@ -21,6 +22,31 @@ def paint(base, heat, opacity: float, size: int = 320):
     photo, image = base
     return photo_overlay(photo, heat, opacity, size=size) if photo is not None else \
         overlay(to_rgb(image).resize((size, size)), heat, opacity)
+
+
+class Picture(QLabel):
+    """A picture that fills its place at its own aspect ratio, scaled again when the place changes."""
+
+    def __init__(self, name: str):
+        super().__init__(objectName=name, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(80, 80)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.source: QPixmap | None = None
+
+    def show_picture(self, pixmap: QPixmap | None) -> None:
+        self.source = pixmap
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.source is None or self.source.isNull():
+            self.clear()
+            return
+        self.setPixmap(self.source.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.SmoothTransformation))
 
 
 class GradCamView(QWidget):
@@ -44,13 +70,15 @@ class GradCamView(QWidget):
         self.target_combo.setToolTip("The class compared with the predicted one")
         self.opacity = QSlider(Qt.Orientation.Horizontal, objectName="opacitySlider", minimum=0, maximum=100, value=50)
         self.opacity.setToolTip("How much of the map covers the photo")
-        row = QHBoxLayout()
-        for label, widget in (("Method", self.method_combo), ("Layer", self.layer_combo),
-                              ("Compare with", self.target_combo), ("Opacity", self.opacity)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget, 1)
+        row = QGridLayout()  # two rows: the explorer is often narrow
+        for i, (label, widget) in enumerate((("Method", self.method_combo), ("Layer", self.layer_combo),
+                                             ("Compare with", self.target_combo), ("Opacity", self.opacity))):
+            row.addWidget(QLabel(label), i // 2, (i % 2) * 2)
+            row.addWidget(widget, i // 2, (i % 2) * 2 + 1)
+        row.setColumnStretch(1, 1)
+        row.setColumnStretch(3, 1)
         self.rule = plain(QLabel(objectName="camRule", wordWrap=True))
-        self.panes = [plain(QLabel(alignment=Qt.AlignmentFlag.AlignCenter, objectName=f"camPane{i}")) for i in (1, 2)]
+        self.panes = [Picture(f"camPane{i}") for i in (1, 2)]
         self.captions = [plain(QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)) for _ in (1, 2)]
         pair = QGridLayout()
         for i in range(2):
@@ -129,14 +157,14 @@ class GradCamView(QWidget):
         for i, pane in enumerate(self.panes):
             if i < len(maps):
                 a, image = maps[i]
-                pane.setPixmap(photo_to_pixmap(image, 300))
+                pane.show_picture(photo_to_pixmap(image, 480))
                 chosen = self.target_combo.currentData() is not None
                 role = "the predicted class" if i == 0 and (len(maps) > 1 or not chosen) else \
                     "chosen" if chosen else "the second most likely"
                 self.captions[i].setText(f"{a.label} for {classes[a.target]} ({a.score:.1%}: {role})"
                                          + (f"\n{a.note}" if a.note else ""))
             else:
-                pane.clear()
+                pane.show_picture(None)
                 self.captions[i].setText("")
         a = maps[0][0]
         if a.layer:
@@ -151,7 +179,7 @@ class GradCamView(QWidget):
         if self.result is None or self.base == (None, None):
             return
         for i, (a, _) in enumerate(self.result["maps"][:2]):
-            self.panes[i].setPixmap(photo_to_pixmap(paint(self.base, a.map, opacity), 300))
+            self.panes[i].show_picture(photo_to_pixmap(paint(self.base, a.map, opacity), 480))
 
     def show_strip(self, strip: list) -> None:
         """(stage, overlay) pairs, shallow to deep: what each stage's map says about where the class is."""
@@ -172,6 +200,6 @@ class GradCamView(QWidget):
     def clear(self, message: str = "") -> None:
         self.result = None
         for pane, caption in zip(self.panes, self.captions):
-            pane.clear()
+            pane.show_picture(None)
             caption.setText("")
         self.rule.setText(message)
