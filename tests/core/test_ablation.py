@@ -187,3 +187,10 @@ def test_top_images_are_the_strongest_and_come_back_from_the_run_folder(resnet, 
         path.write_bytes(b"not a tensor file")  # damaged: computed again, not an error
     _, cached = cached_top_images(tmp_path, resnet, "layer2", compute)
     assert cached is False and len(calls) == 2
+    import copy
+
+    other = copy.deepcopy(resnet)  # other weights (a later epoch): not the cached result
+    with torch.no_grad():
+        other.layer2[0].conv1.weight.mul_(-1)
+    _, cached = cached_top_images(tmp_path, other, "layer2", compute)
+    assert cached is False and len(calls) == 3

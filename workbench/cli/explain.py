@@ -16,7 +16,7 @@ from .progress import ProgressBar
 
 
 def add_parser(sub) -> None:
-    from workbench.core.inspect.attribution import LAYER_RULE, METHODS
+    from workbench.core.inspect.methods import LAYER_RULE, METHODS
 
     explain = sub.add_parser("explain", help="Grad-CAM and other attribution maps for images, written as files",
                              description="For each image: NAME-METHOD-CLASS.png (the map over the photo), .npy "

@@ -34,12 +34,15 @@ def connect_attribution(window) -> AttributionController:
         control.active = explorer.detail_tabs.currentWidget() is cam
         if control.active:
             control.refresh()
+        elif explorer.detail_tabs.currentWidget() is knock:
+            control.prime()  # the prediction as it is, ready for the first knock-out
             if is_merge(session.layer):
                 control.shares()
 
     def follow_session(changed: set) -> None:
         predictor = session.predictor
         if "predictor" in changed and predictor is not None:
+            control.layer = control.second = None  # another model: its own layers and classes
             cam.set_classes(predictor.classes)
             stages = [f["module"] for f in getattr(predictor.model, "feature_info", []) or []]
             cam.set_layers(stages, None)
@@ -52,16 +55,20 @@ def connect_attribution(window) -> AttributionController:
             count = channels_of(session, layer)
             knock.show_layer(layer, count, control.branches_of(layer) if is_merge(layer) else [])
             top.show_layer(layer if not is_merge(layer) else None, count)
-            if is_merge(layer) and explorer.detail_tabs.currentWidget() is knock:
-                control.shares(layer)
+            if explorer.detail_tabs.currentWidget() is knock:
+                control.prime()
+                if is_merge(layer):
+                    control.shares(layer)
 
     session.subscribe(follow_session)
+    window.model.weightsChanged.connect(lambda *_: control.active and control.refresh())  # each epoch's end
     explorer.detail_tabs.currentChanged.connect(follow_tab)
     explorer.feature_map_view.channelClicked.connect(top.set_channel)
     explorer.feature_map_view.channelClicked.connect(knock.channel_spin.setValue)
     for signal, slot in (
         (cam.chosen, lambda method, layer, second: control.choose(method, layer or None, second)),
         (cam.cancelRequested, control.cancel),
+        (cam.opacityChanged, control.set_opacity),
         (control.camsReady, cam.show_cams),
         (control.previewReady, cam.show_cams),  # emitted in the job's thread: a view's slot, queued to the UI
         (control.stripReady, cam.show_strip),
@@ -69,6 +76,7 @@ def connect_attribution(window) -> AttributionController:
         (control.progress, knock.show_progress),
         (control.progress, top.show_progress),
         (knock.knockRequested, control.knock),
+        (knock.branchOpened, lambda layer: (explorer.detail_tabs.setCurrentIndex(0), explorer.select_layer(layer))),
         (knock.accuracyRequested, control.knock_accuracy),
         (control.knockReady, knock.show_knock),
         (control.accuracyReady, knock.show_accuracy),

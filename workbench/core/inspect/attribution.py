@@ -255,8 +255,9 @@ def why(model: nn.Module, x: torch.Tensor, second: int | None = None, layer: str
     def made(name: str, target: int, grad) -> Attribution:
         a = _as_maps(taps.values[name].detach())[0]
         raw = _cam(method, a, torch.zeros_like(a) if grad is None else _as_maps(grad)[0]).float()
+        note = "" if a.shape[-2:].numel() > 1 else f"{name} is 1×1: its map cannot say where"
         return Attribution(method, target, normalise(upsample(raw, size)), raw, name, float(probs[target]),
-                           rule if name == layer else "")
+                           rule if name == layer else "", note)
     names = taps.layers
     grads = torch.autograd.grad(logits[0, targets[0]], [taps.values[n] for n in names], retain_graph=True,
                                 allow_unused=True)

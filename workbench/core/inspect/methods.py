@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is loaded by whoever makes an Attribution; the names above need none
+    import torch
 
 __all__ = ["Attribution", "CAM_METHODS", "COSTLY", "INPUT_METHODS", "LAYER_RULE", "METHODS", "normalise"]
 
@@ -43,6 +45,8 @@ class Attribution:
 
 def normalise(heat: torch.Tensor) -> torch.Tensor:
     """A map scaled to [0, 1] by its maximum (a map with no positive value is all zeros)."""
+    import torch
+
     heat = heat.detach().float().clamp_min(0)
     top = float(heat.max()) if heat.numel() else 0.0
     return heat / top if top > 0 else torch.zeros_like(heat)

@@ -57,8 +57,6 @@ class AttributionController(QObject):
     def _on_session(self, changed: set[str]) -> None:
         if {"predictor", "image", "photo"} & changed and self.active:
             self.refresh()
-        if "layer" in changed and is_merge(self.session.layer) and self.active:
-            self.shares()
 
     def _cores(self, fn):
         """``fn()`` for a long job: with every core on a thread of its own when no run trains (its OpenMP team
@@ -125,6 +123,10 @@ class AttributionController(QObject):
     def cancel(self) -> None:
         self.jobs.cancel("cam")
 
+    def set_opacity(self, opacity: float) -> None:
+        """The view blends again by itself; the next maps come at this opacity."""
+        self.opacity = opacity
+
     def choose(self, method: str | None = None, layer: str | None = "", second: int | None = -2,
                opacity: float | None = None) -> None:
         """The view's choices; ``""``/``-2``: unchanged. A new method, layer or class computes again."""
@@ -136,7 +138,8 @@ class AttributionController(QObject):
             self.second = second
         if opacity is not None:
             self.opacity = opacity
-        self.refresh()
+        if self.active:
+            self.refresh()
 
     # -- knock-outs ---------------------------------------------------------------------------------------
     def branches_of(self, merge: str) -> list:

@@ -5,19 +5,33 @@ share of the output's magnitude and of the class evidence."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PIL import Image
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QListWidget, QProgressBar,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.inspect.ablation import KnockOut
 from workbench.core.predict import is_merge
 
-from .text import plain
+from .drop_zone import photo_to_pixmap
+from .text import plain, tip
+
+
+def _mean_map(maps) -> QIcon:
+    """A branch's maps as one picture: the mean of their sizes, on the heat scale."""
+    from workbench.core.inspect.methods import normalise
+    from workbench.core.inspect.overlay import heat_colours
+
+    colours = heat_colours(normalise(maps.abs().mean(0)))
+    image = Image.fromarray(colours, "RGB").resize((48, 48), Image.Resampling.NEAREST)
+    return QIcon(photo_to_pixmap(image, 48))
 
 
 class AblationView(QWidget):
     knockRequested = Signal(object)  # a KnockOut
     accuracyRequested = Signal(object)  # a KnockOut
+    branchOpened = Signal(str)  # the layer that made a branch: its maps in the Maps tab
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -45,6 +59,10 @@ class AblationView(QWidget):
         self.shares.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.shares.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.shares.verticalHeader().setVisible(False)
+        self.shares.setIconSize(QSize(48, 48))
+        self.shares.setToolTip("Each branch's maps (their mean size); double-click a row to see them all")
+        self.shares.cellDoubleClicked.connect(self._open_branch)
+        self.branch_layers: list[str] = []
         self.shares_caption = plain(QLabel(wordWrap=True, objectName="sharesCaption"))
         layout = QVBoxLayout(self)
         for widget in (self.caption, self.branch_list):
@@ -107,6 +125,10 @@ class AblationView(QWidget):
                                f"The prediction stays {result['class']} (its probability falls by "
                                f"{result['drop']:.1%})."))
 
+    def _open_branch(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self.branch_layers):
+            self.branchOpened.emit(self.branch_layers[row])
+
     def show_progress(self, done: int, total: int, what: str) -> None:
         self.progress.setVisible(done < total)
         self.progress.setRange(0, max(1, total))
@@ -122,9 +144,15 @@ class AblationView(QWidget):
             self.shares_caption.setText(shares)
             return
         self.shares.setRowCount(len(shares.branches))
+        self.branch_layers = [b.node.split(":")[0].split("#")[0] for b in shares.branches]
         for row, branch in enumerate(shares.branches):
             for col, text in enumerate((branch.words, f"{shares.magnitude[row]:.1%}", f"{shares.evidence[row]:+.1%}")):
-                self.shares.setItem(row, col, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if col == 0:
+                    item.setIcon(_mean_map(shares.maps[row]))
+                    item.setToolTip(tip(f"{branch.words}: {tuple(shares.maps[row].shape)}; double-click to see its maps"))
+                self.shares.setItem(row, col, item)
+            self.shares.setRowHeight(row, 52)
         self.shares_caption.setText(
             f"Each branch's share of {shares.merge}'s output (L1 magnitude) and of the evidence for the predicted "
             "class (gradient × activation, signed: negative speaks against it).")

@@ -59,12 +59,12 @@ class ExplorerPanel(QSplitter):
         maps.addWidget(self.channel_view)
         maps.setSizes([330, 170])
         self.detail_tabs = QTabWidget(objectName="layerDetailTabs")  # what the selected layer computes, and how
-        self.detail_tabs.addTab(maps, "Feature maps")
+        self.detail_tabs.addTab(maps, "Maps")  # feature maps; short: six tabs fit 400 px
         self.detail_tabs.addTab(self.filter_view, "Filters")
         self.detail_tabs.addTab(self.source_view, "Source")
         self.detail_tabs.addTab(self.gradcam_view, "Why")  # where the network looked, and knock-outs
         self.detail_tabs.addTab(self.ablation_view, "Knock-out")
-        self.detail_tabs.addTab(self.top_images_view, "Top images")
+        self.detail_tabs.addTab(self.top_images_view, "Top 9")
         self.image_label = QLabel(objectName="imageCaption", wordWrap=True)
         self.image_label.setTextFormat(Qt.TextFormat.PlainText)  # a user's file name
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -118,7 +118,9 @@ class GradCamView(QWidget):
                              self.target_combo.currentData())
 
     def set_classes(self, classes: list[str]) -> None:
+        """Another model: its classes, and the automatic layer (the last one's layers may not exist in it)."""
         self._quiet = True
+        self.layer_combo.setCurrentIndex(0)
         self.target_combo.clear()
         self.target_combo.addItem("(the second most likely)", None)
         for i, name in enumerate(classes):
@@ -131,7 +133,7 @@ class GradCamView(QWidget):
         current = self.layer_combo.currentData()
         self.layer_combo.clear()
         self.layer_combo.addItem(AUTOMATIC, None)
-        for name in dict.fromkeys([*layers, *([selected] if selected else [])]):
+        for name in dict.fromkeys([*layers, *([selected] if selected else []), *([current] if current else [])]):
             self.layer_combo.addItem(name, name)
         index = self.layer_combo.findData(current)
         self.layer_combo.setCurrentIndex(max(0, index))
