@@ -73,6 +73,7 @@ def test_why_grad_cam_knock_out_and_top_images(window, qtbot, digits):
     assert window.session.layer == "layer1.0:add"
     _tab(window, qtbot, knock)
     assert knock.branch_list.count() == 2 and "residual branch" in knock.branch_list.item(0).text()
+    assert knock.shares.rowCount() == 2  # the merge's branch shares, as the tab opens
     knock.branch_list.setCurrentRow(0)
     with qtbot.waitSignal(window.attribution.knockReady, timeout=30_000) as shown:
         qtbot.mouseClick(find(window, "knockButton"), Qt.MouseButton.LeftButton)

@@ -152,20 +152,36 @@ class AttributionController(QObject):
         except ValueError:
             return []
 
+    def _as_it_is(self, predictor, image, note: str, x):
+        """The probabilities of the image on show with nothing switched off, once per image and weights."""
+        key, held = (predictor, image, note), self._before
+        if held[0] is not None and all(a is b for a, b in zip(held[0], key[:2])) and held[0][2] == key[2]:
+            return held[1]
+        before = knock_out(predictor.model, x, None)[0]
+        self._before = (key, before)  # the next knock-out on this image needs one pass, not two
+        return before
+
+    def prime(self) -> None:
+        """The prediction as it is, computed as the Knock-out tab opens, so a knock-out costs one pass."""
+        ready = self._ready()
+        if ready is not None:
+            predictor, image, _ = ready
+            note = self.session.note
+            self.jobs.submit("knock-prime", lambda: self._as_it_is(predictor, image, note,
+                                                                   network_input(predictor, image)),
+                             None, self.failed.emit, what="the prediction as it is")
+
     def knock(self, knock: KnockOut) -> None:
         ready = self._ready()
         if ready is None:
             return
         predictor, image, _ = ready
-
-        key, held = (predictor, image, self.session.note), self._before
+        note = self.session.note
 
         def work():
             x = network_input(predictor, image)
             graph = graph_for(predictor.model, tuple(x.shape))
-            same = held[0] is not None and all(a is b for a, b in zip(held[0], key[:2])) and held[0][2] == key[2]
-            before = held[1] if same else knock_out(predictor.model, x, None)[0]
-            self._before = (key, before)  # the next knock-out on this image needs one pass, not two
+            before = self._as_it_is(predictor, image, note, x)
             after = knock_out(predictor.model, x, knock)[0]
             return {"knock": knock, "words": knock.words(graph), "before": _top(before, predictor.classes),
                     "after": _top(after, predictor.classes), "class": predictor.classes[int(before.argmax())],
