@@ -53,6 +53,24 @@ def test_why_grad_cam_knock_out_and_top_images(window, qtbot, digits):
     assert predictor.classes[other] in cam.captions[1].text()
     assert not torch.equal(maps[0][0].map, maps[1][0].map)
     assert len(cam.strip_labels) == 3  # ResNet-20's three stages (He et al. 2015, §4.2)
+    before = cam.panes[0].source.toImage()
+    find(window, "opacitySlider").setValue(90)  # the map blended again, over the same photo
+    assert cam.panes[0].source.toImage() != before
+    # A costly method: a job with a first look and the map, or stopped by Cancel with nothing left running.
+    method = find(window, "methodCombo")
+    with qtbot.waitSignal(window.attribution.camsReady, timeout=60_000) as done:
+        method.setCurrentIndex(method.findData("integrated_gradients"))
+    ig = done.args[0]["maps"][0][0]
+    assert ig.method == "integrated_gradients" and ig.layer is None and ig.map.shape == (32, 32)
+    assert "no layer" in cam.rule.text() and not cam.progress.isVisible()
+    with qtbot.waitSignal(window.attribution.camCancelled, timeout=60_000):
+        method.setCurrentIndex(method.findData("occlusion"))
+        qtbot.mouseClick(cam.cancel_button, Qt.MouseButton.LeftButton) if cam.cancel_button.isVisible() \
+            else window.attribution.cancel()
+    settle(qtbot, window)
+    assert "Occlusion was cancelled" in cam.rule.text() and not window.error_banner.isVisible()
+    method.setCurrentIndex(method.findData("gradcam"))
+    settle(qtbot, window)
 
     # A confusion-matrix cell: each image with its Grad-CAM for the predicted and the true class.
     view, matrix = window.evaluation_view, window.evaluation_view.matrix

@@ -23,7 +23,7 @@ OBJECT_NAMES = {
     "fitCombo": QComboBox, "invertCombo": QComboBox, "mapOrderCombo": QComboBox, "mapScaleCombo": QComboBox,
     "mapPageSpin": QSpinBox, "mapPerPageCombo": QComboBox, "gradCamView": QWidget, "ablationView": QWidget,
     "topImagesView": QWidget, "methodCombo": QComboBox, "targetClassCombo": QComboBox, "camLayerCombo": QComboBox,
-    "knockButton": QPushButton, "topImagesButton": QPushButton, "topChannelSpin": QSpinBox,
+    "knockButton": QPushButton, "topImagesButton": QPushButton, "topChannelSpin": QSpinBox, "opacitySlider": QWidget,
 }
 
 

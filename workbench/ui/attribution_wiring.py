@@ -72,6 +72,7 @@ def connect_attribution(window) -> AttributionController:
         (control.camsReady, cam.show_cams),
         (control.previewReady, cam.show_cams),  # emitted in the job's thread: a view's slot, queued to the UI
         (control.stripReady, cam.show_strip),
+        (control.camCancelled, cam.show_cancelled),
         (control.progress, cam.show_progress),
         (control.progress, knock.show_progress),
         (control.progress, top.show_progress),

@@ -36,6 +36,7 @@ class AttributionController(QObject):
     stripReady = Signal(object)  # [(layer, PIL overlay)]
     progress = Signal(int, int, str)
     previewReady = Signal(object)  # dict like camsReady, a first look of a costly method
+    camCancelled = Signal(str)  # a costly method stopped by the user: what it was
     knockReady = Signal(object)  # dict: words, before, after (top-5 lists)
     accuracyReady = Signal(object)  # dict: words, on, off, images
     sharesReady = Signal(object)  # BranchShares, or a message
@@ -118,7 +119,7 @@ class AttributionController(QObject):
             return self._cores(lambda: costly(job))
         self.jobs.submit("cam", work, self.camsReady.emit, self.failed.emit, what=f"{method} (a job)",
                          on_progress=self.progress.emit, cancellable=True,
-                         on_cancel=lambda: self.failed.emit(f"{method} was cancelled"))
+                         on_cancel=lambda: self.camCancelled.emit(method))
 
     def cancel(self) -> None:
         self.jobs.cancel("cam")

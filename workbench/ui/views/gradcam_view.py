@@ -175,6 +175,13 @@ class GradCamView(QWidget):
             self.rule.setText(f"{a.label} attributes to the input's pixels: no layer" + (
                 " (a first look; the full map follows)" if preview else ""))
 
+    def show_cancelled(self, method: str) -> None:
+        """A costly method stopped: its preview stays, marked as such."""
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.rule.setText(f"{METHODS.get(method, method)} was cancelled" + (
+            ": the map shown is its first look" if self.result and self.result.get("preview") else "."))
+
     def _repaint(self) -> None:
         opacity = self.opacity.value() / 100
         self.opacityChanged.emit(opacity)
