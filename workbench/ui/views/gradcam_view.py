@@ -160,9 +160,13 @@ class GradCamView(QWidget):
             if i < len(maps):
                 a, image = maps[i]
                 pane.show_picture(photo_to_pixmap(image, 480))
-                chosen = self.target_combo.currentData() is not None
-                role = "the predicted class" if i == 0 and (len(maps) > 1 or not chosen) else \
-                    "chosen" if chosen else "the second most likely"
+                wanted = self.target_combo.currentData()
+                if len(maps) == 1 and wanted is not None and a.target == wanted:
+                    role = "chosen"
+                elif i == 0:
+                    role = "the predicted class"
+                else:
+                    role = "chosen" if a.target == wanted else "the second most likely"
                 self.captions[i].setText(f"{a.label} for {classes[a.target]} ({a.score:.1%}: {role})"
                                          + (f"\n{a.note}" if a.note else ""))
             else:
