@@ -174,6 +174,14 @@ def test_top_images_are_the_strongest_and_come_back_from_the_run_folder(resnet, 
     strongest = caught[0]  # 40 × channels
     for channel in (0, 17, 127):
         assert [i for i, _, _ in found.channel(channel)] == strongest[:, channel].topk(9).indices.tolist()
+    # At a merge too: the residual sum of layer2.0 before its ReLU, the input of the block's second ReLU call.
+    merged = top_images(resnet, batches(), "layer2.0:add", (3, 64, 64))
+    sums = []
+    handle = resnet.layer2[0].relu.register_forward_pre_hook(lambda m, a: sums.append(a[0].detach().amax((2, 3))))
+    with torch.no_grad():
+        resnet(images)
+    handle.remove()
+    assert [i for i, _, _ in merged.channel(7)] == sums[1][:, 7].topk(9).indices.tolist()
     calls = []
 
     def compute():

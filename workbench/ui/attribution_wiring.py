@@ -54,7 +54,7 @@ def connect_attribution(window) -> AttributionController:
             cam.set_layers(stages, layer)
             count = channels_of(session, layer)
             knock.show_layer(layer, count, control.branches_of(layer) if is_merge(layer) else [])
-            top.show_layer(layer if not is_merge(layer) else None, count)
+            top.show_layer(layer, count)
             if explorer.detail_tabs.currentWidget() is knock:
                 control.prime()
                 if is_merge(layer):
