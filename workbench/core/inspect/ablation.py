@@ -201,9 +201,9 @@ def branch_shares(model: nn.Module, x: torch.Tensor, merge: str, target: int) ->
             grads = torch.autograd.grad(score, [leaves[i] for i in node.inputs], allow_unused=True)
     finally:
         torch.set_grad_enabled(was)
-    tensors = [leaves[i].detach()[0] for i in node.inputs]
+    tensors = [leaves[i].detach()[0].cpu() for i in node.inputs]
     sizes = [float(t.abs().sum()) for t in tensors]
-    evidence = [0.0 if g is None else float((g[0] * t).sum()) for g, t in zip(grads, tensors)]
+    evidence = [0.0 if g is None else float((g[0].cpu() * t).sum()) for g, t in zip(grads, tensors)]
     scale = sum(abs(e) for e in evidence) or 1.0
     maps = [t.reshape(-1, 1, 1) if t.dim() == 1 else t for t in tensors]
     return BranchShares(merge, node.op, found, maps, [s / (sum(sizes) or 1.0) for s in sizes],

@@ -228,7 +228,7 @@ def cam_maps(model: nn.Module, x: torch.Tensor, classes: list[int], layers: list
             g = torch.zeros_like(a) if grad is None else _as_maps(grad)[0]
             raw = _cam(method, a, g).float()
             note = "" if a.shape[-2:].numel() > 1 else f"{name} is 1×1: its map cannot say where"
-            out[name].append(Attribution(method, target, normalise(upsample(raw, size)), raw, name,
+            out[name].append(Attribution(method, target, normalise(upsample(raw, size)).cpu(), raw.cpu(), name,
                                          float(probs[target]), rule, note))
     return out
 
@@ -256,7 +256,7 @@ def why(model: nn.Module, x: torch.Tensor, second: int | None = None, layer: str
         a = _as_maps(taps.values[name].detach())[0]
         raw = _cam(method, a, torch.zeros_like(a) if grad is None else _as_maps(grad)[0]).float()
         note = "" if a.shape[-2:].numel() > 1 else f"{name} is 1×1: its map cannot say where"
-        return Attribution(method, target, normalise(upsample(raw, size)), raw, name, float(probs[target]),
+        return Attribution(method, target, normalise(upsample(raw, size)).cpu(), raw.cpu(), name, float(probs[target]),
                            rule if name == layer else "", note)
     names = taps.layers
     grads = torch.autograd.grad(logits[0, targets[0]], [taps.values[n] for n in names], retain_graph=True,

@@ -95,7 +95,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int, method: str, basel
         return main(inputs)
 
     def finish(attr: torch.Tensor, note: str = "") -> Attribution:
-        raw = _heat(method, attr)
+        raw = _heat(method, attr).cpu()  # results live on the CPU, whatever the model's device
         with torch.no_grad():
             prob = float(torch.softmax(main(x)[0].float(), 0)[target])
         return Attribution(method, target, normalise(raw), raw, None, prob, "", note)
