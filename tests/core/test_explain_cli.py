@@ -79,3 +79,6 @@ def test_explain_says_what_is_wrong(tmp_path, capsys):
     assert "no image files found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["explain", "--model", "resnet18", str(tmp_path), "--method", "magic", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        main(["explain", "--model", "resnet18", str(tmp_path), "--opacity", "2", "--out", str(tmp_path)])
+    assert "--opacity: expected a number from 0 to 1, not '2'" in capsys.readouterr().err

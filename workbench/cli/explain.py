@@ -28,13 +28,23 @@ def add_parser(sub) -> None:
     explain.add_argument("--pretrained", action="store_true", help="with --model: torchvision's ImageNet weights")
     explain.add_argument("--weights", default=None, metavar="FILE", help="with --model: a weights file to use")
     explain.add_argument("--method", choices=list(METHODS), default="gradcam")
-    explain.add_argument("--class", dest="target", default=None,
+    explain.add_argument("--class", dest="target", default=None, metavar="CLASS",
                          help="the class to explain, by name or number (default: the predicted class)")
     explain.add_argument("--layer", default=None, help=f"the layer of a CAM (default: {LAYER_RULE})")
-    explain.add_argument("--opacity", type=float, default=0.5, help="of the map over the photo, 0 to 1")
+    explain.add_argument("--opacity", type=_opacity, default=0.5, help="of the map over the photo, 0 to 1")
     explain.add_argument("--out", required=True, metavar="DIR", help="the folder the files are written to")
     explain.add_argument("--checkpoint", choices=["best", "last"], default="best")
     explain.set_defaults(func=cmd_explain)
+
+
+def _opacity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {text!r}")
+    return value
 
 
 def _predictor(args):
