@@ -144,6 +144,7 @@ def test_why_grad_cam_knock_out_and_top_images(window, qtbot, digits):
     expected = strongest.topk(9).indices.tolist()
     assert [int(c[1].split()[0][1:]) for c in crops] == expected
     assert "receptive field" in top_view.note.text()
+    assert not cam.progress.isVisibleTo(cam) and not knock.progress.isVisibleTo(knock)  # each job's bar its own
 
 
 def pytest_approx(value):

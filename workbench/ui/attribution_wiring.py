@@ -73,9 +73,7 @@ def connect_attribution(window) -> AttributionController:
         (control.previewReady, cam.show_cams),  # emitted in the job's thread: a view's slot, queued to the UI
         (control.stripReady, cam.show_strip),
         (control.camCancelled, cam.show_cancelled),
-        (control.progress, cam.show_progress),
-        (control.progress, knock.show_progress),
-        (control.progress, top.show_progress),
+        (control.progress, lambda which, *a: {"cam": cam, "knock": knock, "top": top}[which].show_progress(*a)),
         (knock.knockRequested, control.knock),
         (knock.branchOpened, lambda layer: (explorer.detail_tabs.setCurrentIndex(0), explorer.select_layer(layer))),
         (knock.accuracyRequested, control.knock_accuracy),

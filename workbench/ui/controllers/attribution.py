@@ -34,7 +34,7 @@ def _top(probs, classes, k: int = 5) -> list[tuple[str, float]]:
 class AttributionController(QObject):
     camsReady = Signal(object)  # dict: maps [(Attribution, PIL overlay)], classes, layer words
     stripReady = Signal(object)  # [(layer, PIL overlay)]
-    progress = Signal(int, int, str)
+    progress = Signal(str, int, int, str)  # which view (cam, knock, top), done, total, what
     previewReady = Signal(object)  # dict like camsReady, a first look of a costly method
     camCancelled = Signal(str)  # a costly method stopped by the user: what it was
     knockReady = Signal(object)  # dict: words, before, after (top-5 lists)
@@ -118,7 +118,7 @@ class AttributionController(QObject):
         def work(job):
             return self._cores(lambda: costly(job))
         self.jobs.submit("cam", work, self.camsReady.emit, self.failed.emit, what=f"{method} (a job)",
-                         on_progress=self.progress.emit, cancellable=True,
+                         on_progress=lambda *a: self.progress.emit("cam", *a), cancellable=True,
                          on_cancel=lambda: self.camCancelled.emit(method))
 
     def cancel(self) -> None:
@@ -213,7 +213,8 @@ class AttributionController(QObject):
                 len(test)))
             return {"words": knock.words(graph), "on": on, "off": off, "images": n}
         self.jobs.submit("knock-accuracy", work, self.accuracyReady.emit, self.failed.emit,
-                         what="accuracy with a knock-out", on_progress=self.progress.emit, cancellable=True)
+                         what="accuracy with a knock-out", on_progress=lambda *a: self.progress.emit("knock", *a),
+                         cancellable=True)
 
     def shares(self, merge: str | None = None) -> None:
         ready, merge = self._ready(), merge or self.session.layer
@@ -272,7 +273,7 @@ class AttributionController(QObject):
             return {"layer": layer, "channel": channel, "crops": crops, "images": found.images, "cached": cached,
                     "field": found.field.size}
         self.jobs.submit("top-images", work, self.topReady.emit, self.failed.emit, what="top images",
-                         on_progress=self.progress.emit, cancellable=True)
+                         on_progress=lambda *a: self.progress.emit("top", *a), cancellable=True)
 
     # -- the evaluation view's galleries ----------------------------------------------------------------
     def gallery(self, name: str, run_dir: str, entries: list[tuple[int, int, int]], images) -> None:
