@@ -239,3 +239,17 @@ def test_the_map_lies_on_the_photo_as_dropped_for_each_fit():
     # Pad: the photo sits in the middle of a 200×200 square; the map's left half is the photo's left half.
     padded = photo_overlay(prepare_image(photo, 3, (32, 32), fit="pad"), heat, 0.7)
     assert padded.size == (200, 100) and red(padded.getpixel((40, 50))) and not red(padded.getpixel((160, 50)))
+
+
+@pytest.mark.parametrize("name, merge", [("resnet20", "layer2.0:add"), ("googlenet", "inception4c:cat")])
+def test_a_merge_as_the_layer_with_the_strip_beside_it(name, merge):
+    # The merge is tapped through the graph capture while the stages are tapped by module hooks, in one pass.
+    from workbench.core.inspect.attribution import why
+
+    torch.manual_seed(0)
+    model = models.create_model(name, num_classes=10, input_size=64).eval()
+    x = torch.randn(1, 3, 64, 64)
+    maps, strip = why(model, x, None, merge)
+    alone = cam_maps(model, x, [maps[0].target], [merge])[merge][0]
+    torch.testing.assert_close(maps[0].raw, alone.raw)
+    assert maps[0].layer == merge and len(strip) == len(stage_layers(model, x))
