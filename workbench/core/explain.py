@@ -11,7 +11,7 @@ from .inspect.attribution import CAM_METHODS, Attribution, cam_maps, explain
 from .inspect.hooks import eval_mode, first_tensor
 from .predict import Predictor
 
-__all__ = ["class_index", "explain_image", "explain_classes", "imagenet_predictor", "network_input"]
+__all__ = ["class_index", "explain_classes", "explain_image", "imagenet_predictor", "network_input", "test_batches"]
 
 
 def network_input(predictor: Predictor, image: torch.Tensor | Prepared) -> torch.Tensor:
@@ -56,6 +56,18 @@ def explain_classes(predictor: Predictor, image: torch.Tensor | Prepared, target
     """CAMs of one image for several classes, from one forward pass."""
     maps = cam_maps(predictor.model, network_input(predictor, image), targets, [layer] if layer else None, method)
     return next(iter(maps.values()))
+
+
+def test_batches(predictor: Predictor, dataset, batch_size: int = 64):
+    """``(indices, images, labels)`` of a dataset in order, ``batch_size`` at a time, read by the loader evaluation
+    uses, the images as the network takes them (resized, normalised, on its device)."""
+    from .data.loader import IndexedBatches
+    from .evaluate import to_float
+
+    device = predictor.device
+    preprocess = predictor.preprocess.to(device)
+    for indices, images, labels in IndexedBatches(dataset, batch_size).batches(torch.arange(len(dataset))):
+        yield indices, preprocess(to_float(images.to(device))), labels
 
 
 def imagenet_predictor(name: str, pretrained: bool = False, weights_file: str | None = None) -> Predictor:

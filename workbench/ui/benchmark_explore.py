@@ -62,25 +62,41 @@ def _explored(app, window, folder: Path | None, model: str = "resnet18") -> None
     assert window.session.predictor.input_shape[1:] == (224, 224), window.session.predictor.input_shape
 
 
+def _explorer_window(app, tmp: str, folder: Path | None, model: str = "resnet18"):
+    """The window with fresh runs and settings of its own, ``model`` at 224×224 on show (``_explored``)."""
+    from PySide6.QtCore import QSettings
+
+    from .main_window import MainWindow
+
+    window = MainWindow(runs_root=Path(tmp) / "runs", settings=QSettings(f"{tmp}/settings.ini", QSettings.Format.IniFormat))
+    window.resize(1500, 950)
+    window.show()
+    _explored(app, window, folder, model)
+    return window
+
+
+def _settle(app, window) -> None:
+    """Every job and paint done: a measurement then waits for nothing the last step left behind."""
+    from .benchmark_tools import _wait
+
+    _wait(app, lambda: window.idle)
+    for _ in range(5):
+        app.processEvents()
+        time.sleep(0.02)
+
+
 def memory(dataset: str) -> dict:
     """Peak memory of the window, in its own process, with ResNet-18 at 224×224 explored: a photo dropped and
     ten layers walked."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings
-
     from resources import resource_path
 
     from .benchmark_tools import _app, _wait
-    from .main_window import MainWindow
 
     app = _app()
     with tempfile.TemporaryDirectory() as tmp:
         folder = _photo_folder(Path(tmp) / "set", 100) if dataset == "folder" else None
-        window = MainWindow(runs_root=Path(tmp) / "runs",
-                            settings=QSettings(f"{tmp}/settings.ini", QSettings.Format.IniFormat))
-        window.resize(1500, 950)
-        window.show()
-        _explored(app, window, folder)
+        window = _explorer_window(app, tmp, folder)
         window.classify_file(str(resource_path("photos", "astronaut.jpg")))
         _wait(app, lambda: window.idle)
         for layer in ("conv1", "bn1", "layer1", "layer1.0.bn1", "layer2", "layer2.0.downsample.0", "layer3",
@@ -102,18 +118,10 @@ def child(rounds: int, folder_images: int) -> dict:
     from .benchmark_tools import _app, _wait
 
     app = _app()
-    from PySide6.QtCore import QSettings
-
-    from .main_window import MainWindow
-
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = _photo_folder(Path(tmp) / "set", 100)
-        window = MainWindow(runs_root=Path(tmp) / "runs",
-                            settings=QSettings(f"{tmp}/settings.ini", QSettings.Format.IniFormat))
-        window.resize(1500, 950)
-        window.show()
-        _explored(app, window, folder)
+        window = _explorer_window(app, tmp, folder)
         predictor = window.session.predictor
         shown: list[float] = []
         window.inspection.mapsReady.connect(lambda layer, maps: shown.append(time.perf_counter()))
@@ -126,11 +134,8 @@ def child(rounds: int, folder_images: int) -> dict:
         plain_s, drop_s, switch_s = [], [], []
         window.explorer.select_layer("layer1")
         _wait(app, lambda: window.idle)
-        def settle() -> None:  # every paint done: a drop then waits for nothing the last step left behind
-            _wait(app, lambda: window.idle)
-            for _ in range(5):
-                app.processEvents()
-                time.sleep(0.02)
+        def settle() -> None:
+            _settle(app, window)
         for _ in range(rounds):
             settle()
             done: list[float] = []

@@ -29,24 +29,17 @@ CHILD_ENV = "CNN_WORKBENCH_WHY_CHILD"
 def child(rounds: int) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import torch
-    from PySide6.QtCore import QSettings
 
     from resources import resource_path
     from workbench.core.inspect.ablation import KnockOut
 
-    from .benchmark_explore import _explored, _photo_folder
+    from .benchmark_explore import _explorer_window, _photo_folder, _settle
     from .benchmark_tools import _app, _wait
-    from .main_window import MainWindow
 
     app = _app()
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = _photo_folder(Path(tmp) / "set", 50)
-        window = MainWindow(runs_root=Path(tmp) / "runs",
-                            settings=QSettings(f"{tmp}/settings.ini", QSettings.Format.IniFormat))
-        window.resize(1500, 950)
-        window.show()
-        _explored(app, window, folder)
+        window = _explorer_window(app, tmp, _photo_folder(Path(tmp) / "set", 50))
         explorer, control = window.explorer, window.attribution
         explorer.detail_tabs.setCurrentWidget(explorer.gradcam_view)
         _wait(app, lambda: window.idle)
@@ -55,7 +48,6 @@ def child(rounds: int) -> dict:
         x = predictor.prepare(photo).unsqueeze(0)
         stamps: dict[str, list[float]] = {"predicted": [], "cams": [], "knock": [], "preview": [], "final": []}
         window.inspection.predictionsReady.connect(lambda *a: stamps["predicted"].append(time.perf_counter()))
-        explorer.gradcam_view.chosen.connect(lambda *a: None)
         control.camsReady.connect(lambda r: stamps["final" if r["maps"][0][0].method != "gradcam" else "cams"].append(
             time.perf_counter()))
         control.previewReady.connect(explorer.gradcam_view.show_cams)
@@ -66,10 +58,7 @@ def child(rounds: int) -> dict:
                 predictor.model.eval()(x)
 
         def settle() -> None:
-            _wait(app, lambda: window.idle)
-            for _ in range(5):
-                app.processEvents()
-                time.sleep(0.02)
+            _settle(app, window)
         plain_s, predicted_s, cams_s, knock_s = [], [], [], []
         for _ in range(rounds):
             settle()

@@ -161,12 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             window.explorer.select_layer(args.layer)
             wait(lambda: not window.idle)
         if args.only == "all":
-            window.centre_tabs.setCurrentWidget(window.evaluation_view)
-            matrix = window.evaluation_view.matrix
-            n = len(matrix.matrix)
-            worst = max(((t, p) for t in range(n) for p in range(n) if t != p), key=lambda tp: matrix.matrix[tp[0]][tp[1]])
-            matrix.setCurrentCell(*worst)
-            window.evaluation_view.show_cell(*worst)
+            from .screenshot_why import open_worst_cell
+
+            open_worst_cell(window)
             wait(lambda: False)
             save("evaluation-view.png")
             second = train(args.second_model, max(1, args.epochs // 2))

@@ -10,18 +10,24 @@ from pathlib import Path
 from PIL import Image
 
 
+def open_worst_cell(window) -> None:
+    """The evaluation view on show with its most crowded off-diagonal cell opened."""
+    window.centre_tabs.setCurrentWidget(window.evaluation_view)
+    matrix = window.evaluation_view.matrix
+    n = len(matrix.matrix)
+    worst = max(((t, p) for t in range(n) for p in range(n) if t != p), key=lambda tp: matrix.matrix[tp[0]][tp[1]])
+    matrix.setCurrentCell(*worst)
+    window.evaluation_view.show_cell(*worst)
+
+
 def _central_channel(window, layer: str) -> int:
     """A channel whose strongest responses lie inside the image, not on its border (many channels of a small
     network answer the zero padding at a corner best: honest, but not what the view is for)."""
-    import torch
-
-    from workbench.core.evaluate import to_float
+    from workbench.core.explain import test_batches
     from workbench.core.inspect.top_images import top_images
 
-    predictor, test = window.session.predictor, window.bundle.test
-    batches = [(torch.arange(i, min(len(test), i + 64)),
-                predictor.preprocess(torch.stack([to_float(test[j][0]) for j in range(i, min(len(test), i + 64))])))
-               for i in range(0, len(test), 64)]
+    predictor = window.session.predictor
+    batches = ((indices, images) for indices, images, _ in test_batches(predictor, window.bundle.test))
     found = top_images(predictor.model, batches, layer, predictor.input_shape)
     h, w = predictor.input_shape[1:]
     distance = (found.rows.float() - (h - 1) / 2).abs() + (found.cols.float() - (w - 1) / 2).abs()
@@ -70,12 +76,7 @@ def why_shots(window, wait, out: Path, tmp: Path, epochs: int) -> list[Path]:
     wait(lambda: not window.idle)
     grab(explorer, "explorer-top-images.png")
 
-    window.centre_tabs.setCurrentWidget(window.evaluation_view)
-    matrix = window.evaluation_view.matrix
-    n = len(matrix.matrix)
-    worst = max(((t, p) for t in range(n) for p in range(n) if t != p), key=lambda tp: matrix.matrix[tp[0]][tp[1]])
-    matrix.setCurrentCell(*worst)
-    window.evaluation_view.show_cell(*worst)
+    open_worst_cell(window)
     wait(lambda: not window.idle)
     grab(window, "evaluation-maps.png")
     return saved

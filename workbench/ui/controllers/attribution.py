@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.explain import explain_classes, explain_image, network_input
+from workbench.core.explain import explain_classes, explain_image, network_input, test_batches
 from workbench.core.inspect.ablation import (KnockOut, accuracy_with, branch_shares, branches, graph_for,
                                              knock_out)
 from workbench.core.inspect.attribution import CAM_METHODS, COSTLY, why
@@ -189,27 +189,25 @@ class AttributionController(QObject):
                     "drop": float(before.max() - after[before.argmax()])}
         self.jobs.submit("knock", work, self.knockReady.emit, self.failed.emit, what="knock-out")
 
-    def knock_accuracy(self, knock: KnockOut) -> None:
-        predictor, data = self.session.predictor, self.test_set()
-        if predictor is None:
-            return
+    def _test_set(self, predictor):
+        """The test split of the model's dataset, or ``None`` (and why, on the banner) when it is not loaded."""
+        data = self.test_set()
         if data is None or list(data.classes) != list(predictor.classes):
             self.failed.emit("The test set of this model's dataset is not loaded: pick its dataset in the form first")
+            return None
+        return data.test
+
+    def knock_accuracy(self, knock: KnockOut) -> None:
+        predictor = self.session.predictor
+        test = self._test_set(predictor) if predictor is not None else None
+        if test is None:
             return
-        import torch
-
-        from workbench.core.evaluate import to_float
-
-        test, graph = data.test, getattr(self.session.summary, "graph", None)
+        graph = getattr(self.session.summary, "graph", None)
 
         def work(job):
-            def batches():
-                for start in range(0, len(test), 64):
-                    items = [test[i] for i in range(start, min(len(test), start + 64))]
-                    images = torch.stack([to_float(im) for im, _ in items])
-                    yield predictor.preprocess(images), torch.tensor([int(label) for _, label in items])
+            batches = ((images, labels) for _, images, labels in test_batches(predictor, test))
             on, off, n = self._cores(lambda: accuracy_with(
-                predictor.model, batches(), knock, lambda done, total: job.progress(done, total, "test images"),
+                predictor.model, batches, knock, lambda done, total: job.progress(done, total, "test images"),
                 len(test)))
             return {"words": knock.words(graph), "on": on, "off": off, "images": n}
         self.jobs.submit("knock-accuracy", work, self.accuracyReady.emit, self.failed.emit,
@@ -234,28 +232,19 @@ class AttributionController(QObject):
     # -- top images ---------------------------------------------------------------------------------------
     def top_images(self, layer: str, channel: int) -> None:
         s = self.session
-        predictor, data = s.predictor, self.test_set()
-        if predictor is None or not layer:
-            return
-        if data is None or list(data.classes) != list(predictor.classes):
-            self.failed.emit("The test set of this model's dataset is not loaded: pick its dataset in the form first")
+        predictor = s.predictor
+        test = self._test_set(predictor) if predictor is not None and layer else None
+        if test is None:
             return
         run_dir = s.run.dir if s.run is not None and s.note != "(untrained)" else None
         import torch
 
         from workbench.core.evaluate import to_float
 
-        test = data.test
-
         def work(job):
-            def batches():
-                for start in range(0, len(test), 64):
-                    idx = list(range(start, min(len(test), start + 64)))
-                    images = torch.stack([to_float(test[i][0]) for i in idx])
-                    yield torch.tensor(idx), predictor.preprocess(images)
-
             def compute():
-                return top_images(predictor.model, batches(), layer, predictor.input_shape,
+                batches = ((indices, images) for indices, images, _ in test_batches(predictor, test))
+                return top_images(predictor.model, batches, layer, predictor.input_shape,
                                   progress=lambda done, total: job.progress(done, total, "test images"),
                                   total=len(test))
             found, cached = self._cores(lambda: cached_top_images(run_dir, predictor.model, layer, compute))
