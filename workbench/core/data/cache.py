@@ -45,7 +45,34 @@ def decode_file(root: str | Path, rel: str, size: int, channels: int) -> torch.T
 
 
 def _cache_path(scan: FolderScan, size: int, channels: int) -> Path:
-    return tensors_root() / f"{scan.fingerprint[:20]}-{size}px-{channels}ch.pt"
+    return tensors_root() / f"{scan.fingerprint[:20]}-{size}px-{channels}ch-{_folder_key(scan)}.pt"
+
+
+def _folder_key(scan: FolderScan) -> str:
+    return hashlib.sha1(str(scan.root).encode()).hexdigest()[:8]
+
+
+def _earlier(scan: FolderScan, size: int, channels: int, path: Path) -> dict[str, torch.Tensor]:
+    """The images of the newest earlier cache of the same folder (same size and channels), by content key:
+    after a few files are moved, added or edited, the others need no decoding again."""
+    def used(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+    candidates = sorted((p for p in tensors_root().glob(f"*-{size}px-{channels}ch-{_folder_key(scan)}.pt") if p != path),
+                        key=used, reverse=True)
+    for old in candidates[:1]:
+        try:
+            cached = torch.load(old, map_location="cpu", weights_only=True)
+            images, keys = cached["images"], cached["keys"]
+            if cached.get("version") == CACHE_VERSION and cached.get("sha256") == _digest(images) and \
+                    isinstance(keys, list) and len(keys) == len(images) and images.dtype == torch.uint8 and \
+                    tuple(images.shape[1:]) == (channels, size, size):
+                return {k: images[i] for i, k in enumerate(keys) if isinstance(k, str)}
+        except Exception:  # noqa: BLE001 - an unusable earlier cache only costs decoding
+            pass
+    return {}
 
 
 def tensors_root() -> Path:
@@ -100,16 +127,20 @@ def load_decoded(scan: FolderScan, size: int, channels: int, progress: Progress 
             notices.append(f"The image cache {path} was damaged ({problem}): it was discarded and the images "
                            f"decoded again.")
     images = torch.empty(len(scan.files), channels, size, size, dtype=torch.uint8)
+    earlier = _earlier(scan, size, channels, path) if tensors_root().is_dir() else {}
     total = len(scan.files)
     for i, f in enumerate(scan.files):
         if progress and (i % 25 == 0 or i == total - 1):
             progress(i + 1, total, f.path)
+        if f.sha1 in earlier:
+            images[i] = earlier[f.sha1]
+            continue
         try:
             images[i] = decode_file(scan.root, f.path, size, channels)
         except (DecodeError, OSError) as exc:  # changed on disk since the scan
             raise DecodeError(Path(scan.root) / f.path, f"changed since the scan ({exc}); scan the folder again") from exc
     _store(path, {"version": CACHE_VERSION, "fingerprint": scan.fingerprint, "images": images,
-                  "sha256": _digest(images)}, images.numel(), notices)
+                  "keys": [f.sha1 for f in scan.files], "sha256": _digest(images)}, images.numel(), notices)
     return images
 
 

@@ -29,7 +29,7 @@ from ..errors import UserError
 from .decode import IMAGE_EXTENSIONS, DecodeError, decode
 
 __all__ = ["ImageFile", "FolderScan", "FolderSplit", "SPLIT_METHODS", "scan_folder", "split_folder", "check_ratios",
-           "FolderError"]
+           "FolderError", "DOCTOR_LOG", "EXCLUDED_FOLDER"]
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, what)``: called while a folder is scanned or decoded."""
@@ -125,6 +125,12 @@ def _sha1(path: Path) -> str:
     return h.hexdigest()
 
 
+DOCTOR_LOG = ".cnn-workbench-doctor.json"
+"""The dataset doctor's log of the files it moved, in the folder itself (``core.doctor.moves``); not an image."""
+EXCLUDED_FOLDER = "_excluded"
+"""Where the doctor sets images aside inside the folder: not a class."""
+
+
 def _hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("__MACOSX") or name == "Thumbs.db" or name == "desktop.ini"
 
@@ -136,8 +142,12 @@ def _candidates(root: Path) -> tuple[list[str], list[tuple[Path, int]], list[tup
     class_dirs = []
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         rel = entry.name
+        if rel == DOCTOR_LOG:
+            continue
         if _hidden(entry.name):
             ignored.append((rel, "hidden"))
+        elif rel == EXCLUDED_FOLDER and entry.is_dir():
+            ignored.append((rel + "/", "set aside by the dataset doctor, not a class"))
         elif entry.is_dir():
             class_dirs.append(entry)
         else:
