@@ -318,8 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     desktop.set_defaults(func=cmd_install_desktop)
 
     from .explain import add_parser as add_explain
+    from .doctor import add_parser as add_doctor
 
     add_explain(sub)
+    add_doctor(sub)
 
     summary = sub.add_parser("summary", help="per-layer table: output shapes, parameters, multiply-adds")
     summary.add_argument("model", type=_model_name)

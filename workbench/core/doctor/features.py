@@ -25,7 +25,7 @@ from ..inspect.hooks import eval_mode
 __all__ = ["FeatureSource", "feature_source", "folder_features", "thumbnails", "CancelledError"]
 
 BATCH = 64
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class CancelledError(UserError, RuntimeError):
@@ -96,8 +96,35 @@ def _read_cache(path: Path) -> dict[str, torch.Tensor]:
     return {}
 
 
+def _stages(model: nn.Module) -> list[nn.Module]:
+    """The two last stages of the network's ``feature_info`` before the head (not one with a map per class)."""
+    info = [f for f in getattr(model, "feature_info", []) if f.get("num_chs") != getattr(model, "num_classes", None)]
+    found = []
+    for f in info[-3:-1]:
+        try:
+            found.append(model.get_submodule(f["module"]))
+        except AttributeError:
+            pass
+    return found
+
+
 def penultimate(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The input of the classifier: ``forward_head(forward_features(x), pre_logits=True)``, flattened."""
+    """What the network sees in ``x``: the input of its classifier (``forward_head(..., pre_logits=True)``)
+    beside the mean of each channel of two stages before it, each part scaled to unit length. A network
+    trained on a wrong label has bent its last layers to it; the stages before hold more of the image itself."""
+    pooled: list[torch.Tensor] = []
+    handles = [m.register_forward_hook(lambda mod, args, out: pooled.append(
+        (out[0] if isinstance(out, (tuple, list)) else out).float().flatten(2).mean(2))) for m in _stages(model)]
+    try:
+        last = _classifier_input(model, x)
+    finally:
+        for h in handles:
+            h.remove()
+    parts = [last] + [p for p in pooled if p.ndim == 2 and len(p) == len(last)]
+    return torch.cat([p / p.norm(dim=1, keepdim=True).clamp_min(1e-6) for p in parts], 1)
+
+
+def _classifier_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if hasattr(model, "forward_features") and hasattr(model, "forward_head"):
         out = model.forward_head(model.forward_features(x), pre_logits=True)
     else:  # a network from outside the zoo: the input of its last linear layer

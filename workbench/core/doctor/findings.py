@@ -3,7 +3,8 @@
 - ``out_of_sample``: class probabilities for every image from a classifier that did not see it — K-fold
   cross-validated logistic regression on the features (scikit-learn);
 - ``label_issues``: confident learning (Northcutt, Jiang & Chuang, 2021) through cleanlab's
-  ``find_label_issues``, ranked by the label's quality score (the probability of the given class);
+  ``find_label_issues``, with the images the held-out classifier plainly files elsewhere, ranked by the label's
+  quality score (the probability of the given class);
 - ``whiten``: the features in units of the spread within a class (the shared covariance of the features
   about their class means, Ledoit-Wolf shrunk): a trained network pulls each class together, so plain
   distances between its features say little at close range;
@@ -39,9 +40,12 @@ LOOKS_THE_SAME = 0.985
 OUTLIER = 0.37037
 """Datalab's outlier threshold for features (the IQR scale is 1/threshold − 1)."""
 NEIGHBOURS = 10
+CONTRADICTED = 0.1
+"""An image whose own class gets less than this held-out probability, while another class wins, is a suspect
+even when confident learning's per-class threshold leaves it out."""
 
 
-class MissingLibraryError(UserError, ImportError):
+class MissingLibraryError(UserError, RuntimeError):
     """The doctor needs a library that is not installed; the message says how to get it."""
 
 
@@ -113,8 +117,12 @@ def label_issues(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.
     sub = sub / np.clip(sub.sum(1, keepdims=True), 1e-12, None)
     y = np.array([remap[c] for c in labels])
     quality = get_label_quality_scores(y, sub, method="self_confidence")
-    issues = find_label_issues(y, sub, filter_by="prune_by_noise_rate", return_indices_ranked_by="self_confidence")
-    return np.asarray(issues, dtype=int), np.asarray(quality)
+    issues = set(find_label_issues(y, sub, filter_by="prune_by_noise_rate").nonzero()[0].tolist())
+    # confident learning counts an image only above its class's mean confidence: in a small class one that the
+    # held-out classifier plainly files elsewhere can fall short of it; those count too
+    issues |= set(np.flatnonzero((sub.argmax(1) != y) & (quality < CONTRADICTED)).tolist())
+    ranked = sorted(issues, key=lambda i: (quality[i], i))
+    return np.asarray(ranked, dtype=int), np.asarray(quality)
 
 
 def whiten(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,8 @@ KINDS = {"conflict": "same image, two classes", "label": "label error?", "near-d
          "outlier": "outlier"}
 COUNTED = {"conflict": "conflicting label", "label": "suspected label error", "near-duplicate": "near-duplicate",
            "outlier": "outlier"}
-CSV_FIELDS = ("file", "finding", "given", "suggested", "score", "split", "evidence", "action")
+CSV_FIELDS = ("file", "finding", "given", "suggested", "score", "split", "evidence", "fix", "action")
+"""``fix``: the doctor's suggestion (move, exclude or keep); ``action``: left blank for the user to fill in."""
 
 
 class DoctorError(UserError, ValueError):
@@ -59,8 +60,13 @@ class Finding:
 
     @property
     def action(self) -> str:
-        """The one-click fix: ``move`` to the suggested class, else ``exclude``."""
-        return "move" if self.suggested and self.suggested != self.given else "exclude"
+        """The one-click fix: a label error moves to the suggested class; a copy under the wrong class of a
+        conflict, a near-duplicate and an outlier are set aside; the copy already in the right class stays."""
+        if self.kind == "label":
+            return "move"
+        if self.kind == "conflict" and self.suggested == self.given:
+            return "keep"
+        return "exclude"
 
 
 @dataclass
@@ -100,7 +106,7 @@ class DoctorReport:
 
     def to_rows(self) -> list[dict]:
         return [{"file": f.file, "finding": f.kind, "given": f.given, "suggested": f.suggested,
-                 "score": f"{f.score:.4f}", "split": f.split, "evidence": f.evidence, "action": ""}
+                 "score": f"{f.score:.4f}", "split": f.split, "evidence": f.evidence, "fix": f.action, "action": ""}
                 for f in self.findings]
 
     def to_csv(self) -> str:
