@@ -24,6 +24,8 @@ OBJECT_NAMES = {
     "mapPageSpin": QSpinBox, "mapPerPageCombo": QComboBox, "gradCamView": QWidget, "ablationView": QWidget,
     "topImagesView": QWidget, "methodCombo": QComboBox, "targetClassCombo": QComboBox, "camLayerCombo": QComboBox,
     "knockButton": QPushButton, "topImagesButton": QPushButton, "topChannelSpin": QSpinBox, "opacitySlider": QWidget,
+    "doctorView": QWidget, "doctorTable": QWidget, "embeddingMap": QWidget, "doctorExamineButton": QPushButton,
+    "doctorFixButton": QPushButton, "doctorUndoButton": QPushButton, "doctorNotes": QWidget, "doctorStatus": QWidget,
 }
 
 

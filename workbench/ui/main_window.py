@@ -27,6 +27,7 @@ from .controllers.model import ModelController
 from .controllers.runs import RunsController
 from .controllers.training import TrainingController
 from . import settings as remembered  # noqa: I001 - the window's own QSettings is ``self.settings``
+from .doctor_wiring import connect_doctor
 from .explorer_wiring import connect_explorer
 from .jobs import JobRunner
 from .state import RunOnShow, Session
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
             view.follow(self.session)
         self.session.subscribe(self._on_session)
         connect_explorer(self)
+        connect_doctor(self)
         for signal, slot in ((self.probe_view.layerChosen, self.inspection.set_probe_layer),
                              (self.evaluation_view.imageOpened, self.inspection.show_image),
                              (rv.exportPngRequested, lambda path: runs.message.emit(f"Saved {path}")),
@@ -205,8 +207,7 @@ class MainWindow(QMainWindow):
     def _update_cost(self) -> None:
         self.cost.update(self.config(), self.datasets.bundle)
 
-    def _lock(self) -> None:
-        """Start waits for settings that can run, for the folder being read and for the run under way."""
+    def _lock(self) -> None:  # Start waits for settings that can run, for the folder being read and the run under way
         self.form.lock(self.training, self.datasets.loading is not None, bool(self.cost.problem))
 
     # -- images and folders -----------------------------------------------------------------------
@@ -215,8 +216,8 @@ class MainWindow(QMainWindow):
         self.inspection.classify_file(path)  # the status bar's busy label says so meanwhile
 
     def _choose_folder(self) -> None:
-        start = str(self.settings.value("data/folder", "") or "")
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder of images per class", start)
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder of images per class",
+                                                str(self.settings.value("data/folder", "") or ""))
         if path:
             self.open_folder(path)
         else:

@@ -11,8 +11,9 @@
 - ``near_duplicates``: pairs nearer each other than images usually are to their nearest neighbour (cleanlab
   Datalab's near-duplicate rule, 0.13 × the median nearest-neighbour distance, widened to 1 × for pairs whose
   thumbnails are 98.5 % alike) and alike in their thumbnails;
-- ``outliers``: the Mahalanobis distance to the nearest class mean (Lee et al., 2018) read with Datalab's rule
-  for features (above Q3 + (1/0.37037 − 1) × IQR);
+- ``outliers``: far from every class in the network's view (the Mahalanobis distance to the nearest class mean,
+  Lee et al., 2018) and unlike any image to the eye (thumbnails), each read with Datalab's rule for features
+  (above Q3 + (1/0.37037 − 1) × IQR);
 - ``embedding``: a 2-D map of the features (PCA to 50 dimensions, then t-SNE).
 
 scikit-learn and cleanlab are the ``doctor`` extra: ``needed()`` says how to get them when they are missing."""
@@ -32,10 +33,10 @@ __all__ = ["MissingLibraryError", "TooSmallError", "needed", "out_of_sample", "l
 INSTALL_HINT = 'pip install "cnn-workbench[doctor]"  (or: pip install cleanlab scikit-learn)'
 NEAR_DUPLICATE = 0.13
 """Datalab's near-duplicate radius, as a share of the median nearest-neighbour distance."""
-LOOKS_ALIKE = 0.9
+LOOKS_ALIKE = 0.95
 """Thumbnail cosine similarity above which two images within Datalab's radius look alike to the eye."""
 WIDE_RADIUS = 1.0
-LOOKS_THE_SAME = 0.985
+LOOKS_THE_SAME = 0.99
 """Within ``WIDE_RADIUS`` × the median nearest-neighbour distance, the thumbnails must be this alike."""
 OUTLIER = 0.37037
 """Datalab's outlier threshold for features (the IQR scale is 1/threshold − 1)."""
@@ -182,15 +183,20 @@ def near_duplicates(dist: np.ndarray, idx: np.ndarray, thumbs: np.ndarray, keys:
     return sorted(((a, b, s) for (a, b), s in pairs.items()), key=lambda p: -p[2])
 
 
-def outliers(far: np.ndarray) -> tuple[np.ndarray, float]:
-    """Images like no class (Datalab's rule on the distance to the nearest class mean): their indices,
-    most outlying first, and the cut-off."""
+def outliers(far: np.ndarray, unlike: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Images like no class: beyond Datalab's cut-off (Q3 + (1/0.37037 − 1) × IQR) both in the network's view
+    (``far``: the distance to the nearest class mean) and to the eye (``unlike``: the mean distance of the
+    thumbnail to its nearest thumbnails). Their indices, most outlying first, and each image's lesser margin
+    over the two cut-offs, in IQRs (above 0 for the flagged ones)."""
     if len(far) < 4:
-        return np.array([], dtype=int), math.inf
-    q1, q3 = np.percentile(far, [25, 75])
-    cut = float(q3 + (1 / OUTLIER - 1) * (q3 - q1))
-    flagged = np.flatnonzero(far > cut)
-    return flagged[np.argsort(-far[flagged])], cut
+        return np.array([], dtype=int), np.zeros(len(far))
+    margins = []
+    for values in (far, unlike):
+        q1, q3 = np.percentile(values, [25, 75])
+        margins.append((values - (q3 + (1 / OUTLIER - 1) * (q3 - q1))) / max(q3 - q1, 1e-9))
+    margin = np.minimum(*margins)
+    flagged = np.flatnonzero(margin > 0)
+    return flagged[np.argsort(-margin[flagged])], margin
 
 
 def embedding(features: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -213,9 +213,9 @@ def examine(root: str | Path, run: str | Path | None = None, folds: int = 5, see
         t = time.perf_counter()
         white, far = analysis.whiten(feats, labels)
         dist, idx = analysis.neighbours(white)
-        _duplicate_findings(report, analysis.near_duplicates(dist, idx, thumbnails(source, scan).numpy(), report.keys),
-                            scan)
-        _outlier_findings(report, far, probs)
+        thumbs = thumbnails(source, scan).numpy()
+        _duplicate_findings(report, analysis.near_duplicates(dist, idx, thumbs, report.keys), scan)
+        _outlier_findings(report, far, analysis.neighbours(thumbs)[0].mean(1), probs)
         seconds["duplicates and outliers"] = time.perf_counter() - t
         if should_stop():
             raise CancelledError("Examination cancelled")
@@ -288,15 +288,16 @@ def _duplicate_findings(report: DoctorReport, pairs: list[tuple[int, int, float]
                                             flagged=crosses or relabelled))
 
 
-def _outlier_findings(report: DoctorReport, far: np.ndarray, probs: np.ndarray | None) -> None:
-    flagged, cut = analysis.outliers(far)
-    typical = float(np.median(far)) or 1e-6
+def _outlier_findings(report: DoctorReport, far: np.ndarray, unlike: np.ndarray, probs: np.ndarray | None) -> None:
+    flagged, margin = analysis.outliers(far, unlike)
+    typical_far, typical_unlike = float(np.median(far)) or 1e-6, float(np.median(unlike)) or 1e-6
     for i in flagged:
-        evidence = f"it is {far[i] / typical:.1f}× as far from every class as a typical image is from its own"
+        evidence = (f"it is {far[i] / typical_far:.1f}× as far from every class as a typical image is from its own, "
+                    f"and looks {unlike[i] / typical_unlike:.1f}× as unlike its nearest images")
         if probs is not None:
             best = int(np.argmax(probs[i]))
             evidence += f"; the held-out classifier's best guess is {report.classes[best]} at {probs[i, best]:.0%}"
-        report.findings.append(_finding(report, "outlier", int(i), "", 1 - cut / far[i], evidence))
+        report.findings.append(_finding(report, "outlier", int(i), "", 1 - 1 / (1 + margin[i]), evidence))
 
 
 def _conflict_findings(report: DoctorReport, scan: FolderScan, probs: np.ndarray | None) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QProgressBar, QSp
 
 from .classify_table import ClassifyView
 from .evaluation_view import EvaluationView
+from .doctor_view import DoctorView
 from .experiment_form import ExperimentForm
 from .setup_pane import form_pane
 from .health_view import HealthReportView
@@ -46,10 +47,12 @@ class CentreTabs(QTabWidget):
         self.training.addWidget(self.probe_view)
         self.training.setSizes([620, 200])
         self.health_view, self.evaluation_view, self.runs_view = HealthReportView(), EvaluationView(), RunsView()
-        self.classify_view = ClassifyView()
+        self.classify_view, self.doctor_view = ClassifyView(), DoctorView()
         for widget, title, tooltip in (
                 (self.training, "Training", "Loss, accuracy and learning rate as the run trains, and the probe image"),
                 (self.health_view, "Data", "The dataset's health: classes, sizes, duplicates and unusable files"),
+                (self.doctor_view, "Doctor", "The dataset doctor: label errors, near-duplicates and outliers found "
+                                             "with the trained network, fixed in one click, undone in one"),
                 (self.evaluation_view, "Test", "The run's best checkpoint on the test split: the confusion matrix"),
                 (self.runs_view, "Runs", "Every run saved: open, resume, compare, evaluate, export"),
                 (self.classify_view, "Classify", "Many images or a folder classified in a table")):
