@@ -117,7 +117,8 @@ def _index_path(root: Path) -> Path:
     return paths.cache_root() / "folders" / f"{key}.json"
 
 
-def _sha1(path: Path) -> str:
+def file_sha1(path: Path) -> str:
+    """The SHA-1 of a file's bytes: an image's content key."""
     h = hashlib.sha1()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -239,7 +240,7 @@ def scan_folder(root: str | Path, progress: Progress | None = None,
             skipped.append((rel, old_skip[0]))
             continue
         try:
-            digest = _sha1(path)
+            digest = file_sha1(path)
             if old and old["sha1"] == digest and old["bytes"] == stat.st_size:  # touched, or scanned moments ago
                 files.append(ImageFile(**{**{k: old[k] for k in _FIELDS}, "label": label, "mtime": stat.st_mtime}))
                 file_marks[rel] = marks

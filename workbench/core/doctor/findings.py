@@ -21,7 +21,6 @@ scikit-learn and cleanlab are the ``doctor`` extra: ``needed()`` says how to get
 from __future__ import annotations
 
 import importlib.util
-import math
 
 import numpy as np
 

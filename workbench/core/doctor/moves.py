@@ -9,7 +9,6 @@ file by file, checking each file's content on the way, and removes the folders t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
-from ..data.image_folder import DOCTOR_LOG, EXCLUDED_FOLDER
+from ..data.image_folder import DOCTOR_LOG, EXCLUDED_FOLDER, file_sha1
 from ..errors import UserError, counted
 
 __all__ = ["ACTIONS", "Fix", "Batch", "MoveError", "apply_fixes", "undo", "read_log", "checked_marks", "log_path"]
@@ -73,14 +72,6 @@ class Batch:
 
 def log_path(root: str | Path) -> Path:
     return Path(root) / DOCTOR_LOG
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _entry_ok(entry, keys: tuple[str, ...]) -> bool:
@@ -206,7 +197,7 @@ def _apply(root: Path, fix: Fix, classes: list[str] | None, batch: Batch) -> Non
     src = _inside(root, fix.file)
     if src.is_symlink() or not src.is_file():
         raise MoveError("no such file (moved or removed since the doctor looked: examine the folder again)")
-    digest = _sha1(src)
+    digest = file_sha1(src)
     if fix.sha1 and digest != fix.sha1:
         raise MoveError("the file changed since the doctor looked at it: examine the folder again")
     rel_parts = Path(fix.file).parts
@@ -251,7 +242,7 @@ def undo(root: str | Path, batch_id: int | None = None) -> Batch:
             if src.is_symlink() or not src.is_file():
                 problems.append(f"{move['to']} is no longer there: it stays wherever it went")
                 continue
-            if _sha1(src) != move["sha1"]:
+            if file_sha1(src) != move["sha1"]:
                 problems.append(f"{move['to']} changed since it was moved: it stays there")
                 continue
             dst.parent.mkdir(parents=True, exist_ok=True)

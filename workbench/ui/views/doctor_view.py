@@ -47,6 +47,8 @@ class DoctorView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)  # the kind: short, the evidence gets the room
+        header.resizeSection(2, 104)
         self.fix_button = QPushButton("Fix as suggested", objectName="doctorFixButton")
         self.fix_button.setToolTip("A label error moves to the suggested class folder; a duplicate, an outlier or the "
                                    "copy under the wrong class goes to _excluded/ inside the folder. Nothing is deleted.")
