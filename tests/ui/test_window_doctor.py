@@ -57,7 +57,7 @@ def test_train_examine_fix_a_suspect_in_one_click_and_undo_it(window, qtbot, tmp
     moved_to = Path(root) / suspect.suggested / Path(suspect.file).name
     assert not (root / suspect.file).exists() and moved_to.read_bytes() == before[suspect.file]
     assert "moved 1 file" in find(window, "doctorStatus").text()
-    assert window.centre_tabs.currentWidget() is view  # the doctor stays in front while the folder is read
+    assert window.centre_tabs.current_view() is view  # the doctor stays in front while the folder is read
     assert any("changed since" in n for n in view.report.notices)
     counts = dict(zip(window.bundle.classes, window.bundle.health.counts))  # the folder as read again
     assert counts[suspect.suggested] == report.labels.count(report.classes.index(suspect.suggested)) + 1

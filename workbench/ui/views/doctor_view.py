@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .drop_zone import photo_to_pixmap
@@ -52,7 +52,7 @@ class DoctorView(QWidget):
         self.fix_button = QPushButton("Fix as suggested", objectName="doctorFixButton")
         self.fix_button.setToolTip("A label error moves to the suggested class folder; a duplicate, an outlier or the "
                                    "copy under the wrong class goes to _excluded/ inside the folder. Nothing is deleted.")
-        self.move_button = QPushButton("Move to suggested class", objectName="doctorMoveButton")
+        self.move_button = QPushButton("Move to suggested", objectName="doctorMoveButton")
         self.exclude_button = QPushButton("Set aside", objectName="doctorExcludeButton")
         self.exclude_button.setToolTip("Move to _excluded/ inside the folder: no longer a training image, not deleted")
         self.keep_button = QPushButton("Keep, checked", objectName="doctorKeepButton")
@@ -66,10 +66,11 @@ class DoctorView(QWidget):
         for w in (self.examine_button, self.progress, self.cancel_button):
             top.addWidget(w)
         top.addStretch(1)
-        fixes = QHBoxLayout()
-        for w in (self.fix_button, self.move_button, self.exclude_button, self.keep_button, self.undo_button):
-            fixes.addWidget(w)
-        fixes.addStretch(1)
+        fixes = QGridLayout()  # two a row: the tab fits beside the set-up pane in an 800×600 window
+        for n, w in enumerate((self.fix_button, self.move_button, self.exclude_button, self.keep_button,
+                               self.undo_button)):
+            fixes.addWidget(w, n // 2, n % 2)
+        fixes.setColumnStretch(2, 1)
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)

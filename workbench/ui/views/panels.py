@@ -48,15 +48,32 @@ class CentreTabs(QTabWidget):
         self.training.setSizes([620, 200])
         self.health_view, self.evaluation_view, self.runs_view = HealthReportView(), EvaluationView(), RunsView()
         self.classify_view, self.doctor_view = ClassifyView(), DoctorView()
+        self.data_tabs = QTabWidget(objectName="dataTabs", documentMode=True)  # the doctor beside the health report
+        for widget, title, tooltip in (
+                (self.health_view, "Health", "Classes, sizes, exact duplicates and unusable files"),
+                (self.doctor_view, "Doctor", "The dataset doctor: label errors, near-duplicates and outliers found "
+                                             "with the trained network, fixed in one click, undone in one")):
+            self.data_tabs.setTabToolTip(self.data_tabs.addTab(widget, title), tooltip)
         for widget, title, tooltip in (
                 (self.training, "Training", "Loss, accuracy and learning rate as the run trains, and the probe image"),
-                (self.health_view, "Data", "The dataset's health: classes, sizes, duplicates and unusable files"),
-                (self.doctor_view, "Doctor", "The dataset doctor: label errors, near-duplicates and outliers found "
-                                             "with the trained network, fixed in one click, undone in one"),
+                (self.data_tabs, "Data", "The dataset's health report, and the doctor that finds wrong labels, "
+                                         "near-duplicates and outliers"),
                 (self.evaluation_view, "Test", "The run's best checkpoint on the test split: the confusion matrix"),
                 (self.runs_view, "Runs", "Every run saved: open, resume, compare, evaluate, export"),
                 (self.classify_view, "Classify", "Many images or a folder classified in a table")):
             self.setTabToolTip(self.addTab(widget, title), tooltip)
+
+    def setCurrentWidget(self, widget) -> None:
+        """A view of the Data tab (the health report, the doctor) is brought to the front there."""
+        if self.data_tabs.indexOf(widget) >= 0:
+            self.data_tabs.setCurrentWidget(widget)
+            widget = self.data_tabs
+        super().setCurrentWidget(widget)
+
+    def current_view(self):
+        """The view in front, inside the Data tab too."""
+        widget = self.currentWidget()
+        return self.data_tabs.currentWidget() if widget is self.data_tabs else widget
 
 
 class Workspace(QSplitter):
