@@ -272,3 +272,24 @@ def test_cnn_workbench_doctor_writes_its_csv_applies_a_reviewed_list_and_undoes_
                           timeout=120)
     assert done.returncode == 0 and "Put back" in done.stdout, done.stderr
     assert snapshot(root) == before
+
+
+def test_the_whole_network_trained_per_fold_finds_the_swapped_labels_and_leaves_no_checkpoints(tmp_path):
+    from workbench.core import paths
+
+    root = write_photo_folder(tmp_path / "set", per_class=24, classes=3)
+    swapped = []
+    for k, (src, dst) in enumerate(((0, 1), (1, 2), (2, 0))):
+        f = root / NAMES[src] / f"{k + 2:03d}{'.jpg' if (k + 2) % 2 else '.png'}"
+        target = root / NAMES[dst] / f"from_{NAMES[src]}_{f.name}"
+        os.rename(f, target)
+        swapped.append(target.relative_to(root).as_posix())
+    run = train(root, tmp_path / "run", epochs=8)
+    seen = []
+    report = examine(root, run, folds=3, method="network", progress=lambda d, t, w: seen.append((d, t, w)))
+    assert set(f.file for f in report.of_kind("label")[:3]) == set(swapped), [f.file for f in report.of_kind("label")]
+    assert "trained 3 times" in report.source and report.folds == 3
+    assert any("without fold 3 of 3" in w for _, _, w in seen) and seen[-1][0] <= seen[-1][1]
+    assert not list((paths.cache_root() / "doctor").glob("folds-*")), "the folds' runs are removed"
+    with pytest.raises(DoctorError, match="unknown method"):
+        examine(root, run, method="guess")

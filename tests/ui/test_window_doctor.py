@@ -15,7 +15,7 @@ from fake_folders import write_photo_folder  # noqa: E402
 from test_doctor import plant, snapshot  # noqa: E402
 
 
-def test_train_examine_fix_a_suspect_in_one_click_and_undo_it(window, qtbot, tmp_path):
+def test_train_examine_fix_a_suspect_in_one_click_and_undo_it(window, qtbot, tmp_path, monkeypatch):
     root = write_photo_folder(tmp_path / "pokemon", per_class=30)
     planted = plant(root)
     with qtbot.waitSignal(window.folderLoaded, timeout=60_000):
@@ -75,3 +75,13 @@ def test_train_examine_fix_a_suspect_in_one_click_and_undo_it(window, qtbot, tmp
     view.map.pointClicked.emit(index)
     settle(qtbot, window)
     assert window.session.image is not None and window.session.caption == Path(report.files[index]).name
+
+    # without cleanlab the doctor says how to get it, and the window goes on
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cleanlab" else real(name, *a))
+    with qtbot.waitSignal(window.doctor.failed, timeout=60_000):
+        qtbot.mouseClick(find(window, "doctorExamineButton"), Qt.MouseButton.LeftButton)
+    assert 'pip install "cnn-workbench[doctor]"' in find(window, "doctorNotes").text()
+    assert find(window, "doctorExamineButton").isEnabled() and window.doctor.method == "features"

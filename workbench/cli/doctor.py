@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     doctor.add_argument("--run", default=None, metavar="RUN_DIR", help="the run whose network looks at the images")
     doctor.add_argument("--no-run", action="store_true", help="only what needs no network (the same image under two classes)")
     doctor.add_argument("--folds", type=int, default=5, help="folds of the held-out classifier (default 5)")
+    doctor.add_argument("--method", choices=["features", "network"], default="features",
+                        help="features: a linear head on the network's features, cross-validated (seconds); "
+                             "network: the whole network trained once per fold with the run's settings (K trainings)")
     doctor.add_argument("--out", default=None, metavar="DIR", help="where the CSV and JSON go (default: here)")
     doctor.add_argument("--apply", default=None, metavar="CSV", help="make the moves of a reviewed CSV")
     doctor.add_argument("--undo", action="store_true", help="put the last batch of moves back")
@@ -57,7 +60,7 @@ def cmd_doctor(args) -> int:
     bar = ProgressBar()
     try:
         report = examine(root, args.run, folds=args.folds, device=str(devices.pick_device(args.device)),
-                         progress=bar.data, runs_root=args.runs_root, use_run=not args.no_run)
+                         progress=bar.data, runs_root=args.runs_root, use_run=not args.no_run, method=args.method)
     finally:
         bar.end_data()
     out = Path(args.out) if args.out else Path.cwd()

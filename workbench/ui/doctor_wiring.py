@@ -19,7 +19,7 @@ def connect_doctor(window) -> DoctorController:
 
     def examine() -> None:
         if folder():
-            doctor.examine(folder())
+            doctor.examine(folder(), view.method)
 
     def refuse_while_training() -> bool:
         if window.training:

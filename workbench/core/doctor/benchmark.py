@@ -4,7 +4,7 @@ resized / re-encoded / slightly cropped copies, four photos that are no digit â€
 the examination: precision and recall of each kind of finding, and its time per 1,000 images beside the time
 of one training epoch on the same images (a ratio: these machines are shared and noisy).
 
-    python -m workbench.core.doctor.benchmark [--swap 0.05] [--copies 0.02] [--epochs 8] [--keep DIR]
+    python -m workbench.core.doctor.benchmark [--swap 0.05] [--copies 0.02] [--epochs 8] [--method network]
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=float, default=0.02, help="share of images copied (default 0.02)")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--keep", default=None, metavar="DIR", help="write the folder and the run here and keep them")
+    parser.add_argument("--method", choices=["features", "network"], default="features",
+                        help="held-out probabilities from the features (default) or the whole network per fold")
     args = parser.parse_args(argv)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="doctor-bench-"))
     os.environ.setdefault("CNN_WORKBENCH_HOME", str(work / "home"))
@@ -95,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = Trainer(config, [], run_dir=run).run()
         epoch = (time.perf_counter() - started) / max(1, summary.get("epochs") or args.epochs)
         cold = time.perf_counter()
-        report = examine(root, run)
+        report = examine(root, run, method=args.method)
         cold = time.perf_counter() - cold
         warm = time.perf_counter()
-        examine(root, run)  # again, as after a fix: the features are remembered
+        examine(root, run, method=args.method)  # again, as after a fix: the features are remembered
         warm = time.perf_counter() - warm
         n = len(report.files)
         rows = []

@@ -9,6 +9,7 @@ remembered by image content and weights, so a folder examined again after a fix 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -161,6 +162,11 @@ def folder_features(source: FeatureSource, scan: FolderScan, progress=None,
     digest = _digest(model, predictor)
     cache = _cache_file(digest)
     known = _read_cache(cache)
+    if known:
+        try:
+            os.utime(cache)  # the eviction goes by last use
+        except OSError:
+            pass
     todo = [i for i, f in enumerate(scan.files) if f.sha1 not in known]
     rows: dict[int, torch.Tensor] = {}
     if todo:
@@ -189,9 +195,25 @@ def folder_features(source: FeatureSource, scan: FolderScan, progress=None,
             buffer = io.BytesIO()
             torch.save(buffer_payload, buffer)
             paths.atomic_write_bytes(cache, buffer.getvalue())
+            _evict(keep=cache)
         except OSError:  # a full or read-only cache only costs time next time
             pass
     return features, len(todo)
+
+
+KEEP = 8
+"""Feature files kept (one per network's weights): the least recently used go first."""
+
+
+def _evict(keep: Path) -> None:
+    def used(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+    files = sorted(keep.parent.glob("features-*.pt"), key=used, reverse=True)
+    for old in [f for f in files if f != keep][KEEP - 1:]:
+        old.unlink(missing_ok=True)
 
 
 def thumbnails(source: FeatureSource, scan: FolderScan, side: int = 16) -> torch.Tensor:

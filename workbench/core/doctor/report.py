@@ -24,12 +24,15 @@ from . import findings as analysis
 from .features import CancelledError, feature_source, folder_features, thumbnails
 from .moves import ACTIONS, Fix, checked_marks
 
-__all__ = ["Finding", "DoctorReport", "DoctorError", "examine", "find_run", "read_fixes", "KINDS", "CSV_FIELDS"]
+__all__ = ["Finding", "DoctorReport", "DoctorError", "examine", "find_run", "read_fixes", "KINDS", "CSV_FIELDS", "METHODS"]
 
 KINDS = {"conflict": "same image, two classes", "label": "label error?", "near-duplicate": "near-duplicate",
          "outlier": "outlier"}
 COUNTED = {"conflict": "conflicting label", "label": "suspected label error", "near-duplicate": "near-duplicate",
            "outlier": "outlier"}
+METHODS = ("features", "network")
+"""How the held-out probabilities are had: a linear head on the features (seconds), or the whole network
+trained once per fold (K trainings)."""
 CSV_FIELDS = ("file", "finding", "given", "suggested", "score", "split", "evidence", "fix", "action")
 """``fix``: the doctor's suggestion (move, exclude or keep); ``action``: left blank for the user to fill in."""
 
@@ -158,9 +161,13 @@ def _changes(run_dir: Path, scan: FolderScan, parts: dict[str, list[int]]) -> li
 
 def examine(root: str | Path, run: str | Path | None = None, folds: int = 5, seed: int = 0, device: str = "cpu",
             progress=None, should_stop=lambda: False, runs_root: str | Path | None = None,
-            use_run: bool = True) -> DoctorReport:
+            use_run: bool = True, method: str = "features") -> DoctorReport:
     """Examine the folder ``root`` through ``run`` (by default the newest run of this folder; ``use_run=False``:
-    only what needs no network). Raises ``FolderError``/``DoctorError``/``CheckpointError`` with what to do."""
+    only what needs no network). ``method``: ``features`` (held-out probabilities from a linear head on the
+    network's features, seconds) or ``network`` (the whole network trained once per fold, K trainings).
+    Raises ``FolderError``/``DoctorError``/``CheckpointError`` with what to do."""
+    if method not in METHODS:
+        raise DoctorError(f"unknown method {method!r}: {', '.join(METHODS)}")
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     say = progress or (lambda d, t, w: None)
@@ -200,12 +207,26 @@ def examine(root: str | Path, run: str | Path | None = None, folds: int = 5, see
         say(0, 1, "cross-validating a classifier on the features")
         t = time.perf_counter()
         try:
-            probs, report.folds = analysis.out_of_sample(feats, labels, report.classes, folds, seed)
+            if method == "network":
+                from .kfold import network_out_of_sample
+
+                shape = source.predictor.input_shape
+                probs, report.folds, epochs = network_out_of_sample(
+                    scan, config, shape[0], int(source.predictor.native_size[0]), folds, seed, device, say, should_stop)
+            else:
+                probs, report.folds = analysis.out_of_sample(feats, labels, report.classes, folds, seed)
         except analysis.TooSmallError as exc:
             report.notices.append(str(exc))
         seconds["held-out classifier"] = time.perf_counter() - t
-        report.source = (f"features of {source.what} ({feats.shape[1]}-d), then a {report.folds}-fold cross-validated "
-                         f"logistic regression" if probs is not None else f"features of {source.what}")
+        if probs is None:
+            report.source = f"features of {source.what}"
+        elif method == "network":
+            report.source = (f"{config.get('model')} trained {report.folds} times with {report.run}'s settings "
+                             f"({epochs} epochs each), each time without one of {report.folds} folds of the images; the "
+                             f"map, duplicates and outliers through the features of {source.what}")
+        else:
+            report.source = (f"features of {source.what} ({feats.shape[1]}-d), then a {report.folds}-fold "
+                             f"cross-validated logistic regression")
         t = time.perf_counter()
         if probs is not None:
             _label_findings(report, labels, probs)

@@ -30,6 +30,7 @@ class DoctorController(QObject):
         self.session, self.jobs, self.runs_root = session, jobs, Path(runs_root)
         self.report = None
         self.busy = False
+        self.method = "features"
 
     def run_for(self, root: str) -> str | None:
         """The run on show when it trained on ``root``; ``None`` lets the doctor pick the newest run of it."""
@@ -38,14 +39,16 @@ class DoctorController(QObject):
             return run.dir
         return None
 
-    def examine(self, root: str) -> None:
+    def examine(self, root: str, method: str | None = None) -> None:
+        """``method``: ``features`` or ``network`` (``core.doctor.METHODS``); by default the last one asked for."""
         run = self.run_for(root)
+        self.method = method = method or self.method
 
         def work(job):
             from workbench.core.doctor import examine
 
             report = examine(root, run, progress=job.progress, should_stop=lambda: job.cancelled,
-                             runs_root=self.runs_root)
+                             runs_root=self.runs_root, method=method)
             return report, _thumbnails(report)
         self._submit("doctor", work, self._on_report, "examining the folder")
 

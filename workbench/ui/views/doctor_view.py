@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .drop_zone import photo_to_pixmap
@@ -31,6 +31,10 @@ class DoctorView(QWidget):
         self.examine_button = QPushButton("Examine the folder", objectName="doctorExamineButton")
         self.examine_button.setToolTip("Find label errors, near-duplicates, outliers and images under two classes, "
                                        "through the network of the run on show (or the newest run of this folder)")
+        self.network_check = QCheckBox("Train the whole network per fold (slow)", objectName="doctorNetworkCheck")
+        self.network_check.setToolTip("Instead of a linear head on the features (seconds), train the run's network "
+                                      "from its start five times, each without a fifth of the images (five trainings, "
+                                      "again after each fix). Finds what a network that learnt a wrong label hides.")
         self.cancel_button = QPushButton("Cancel", objectName="doctorCancelButton", visible=False)
         self.progress = QProgressBar(objectName="doctorProgress", visible=False)
         self.caption = plain(QLabel("Open an image folder and train a run on it, then examine it here.",
@@ -88,6 +92,7 @@ class DoctorView(QWidget):
         split.setSizes([380, 260])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.network_check)
         layout.addWidget(split, 1)
         self.report = None
         self.examine_button.clicked.connect(self.examineRequested)
@@ -107,8 +112,13 @@ class DoctorView(QWidget):
         if root and (self.report is None or self.report.root != root):
             self.caption.setText(f"{root}: press Examine to look for mislabelled, duplicated and out-of-place images.")
 
+    @property
+    def method(self) -> str:
+        return "network" if self.network_check.isChecked() else "features"
+
     def busy(self, on: bool) -> None:
         self.progress.setVisible(on)
+        self.network_check.setEnabled(not on)
         self.cancel_button.setVisible(on)
         self.examine_button.setEnabled(not on)
         self.undo_button.setEnabled(not on and self._can_undo)
