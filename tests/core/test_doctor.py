@@ -293,3 +293,28 @@ def test_the_whole_network_trained_per_fold_finds_the_swapped_labels_and_leaves_
     assert not list((paths.cache_root() / "doctor").glob("folds-*")), "the folds' runs are removed"
     with pytest.raises(DoctorError, match="unknown method"):
         examine(root, run, method="guess")
+
+
+def test_a_reviewed_list_moves_only_files_that_are_as_the_doctor_saw_them(examined, tmp_path):
+    from workbench.core.doctor import read_fixes
+
+    root, _, _, report, _ = examined
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    rows = list(csv.DictReader(report.to_csv().splitlines()))
+    labels = [r for r in rows if r["finding"] == "label"][:2]
+    for r in labels:
+        r["action"] = "move"
+    reviewed = tmp_path / "reviewed.csv"
+    with open(reviewed, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(labels)
+    edited = copy / labels[1]["file"]
+    edited.write_bytes(edited.read_bytes() + b"\0")  # changed after the doctor looked
+    batch = apply_fixes(copy, read_fixes(reviewed))
+    assert [m["from"] for m in batch.moves] == [labels[0]["file"]]
+    assert len(batch.problems) == 1 and "changed since the doctor looked" in batch.problems[0] and edited.exists()
+    (tmp_path / "bad.csv").write_text("file,action\nx.png,delete\n")
+    with pytest.raises(DoctorError, match="nothing was moved"):
+        read_fixes(tmp_path / "bad.csv")

@@ -33,8 +33,9 @@ COUNTED = {"conflict": "conflicting label", "label": "suspected label error", "n
 METHODS = ("features", "network")
 """How the held-out probabilities are had: a linear head on the features (seconds), or the whole network
 trained once per fold (K trainings)."""
-CSV_FIELDS = ("file", "finding", "given", "suggested", "score", "split", "evidence", "fix", "action")
-"""``fix``: the doctor's suggestion (move, exclude or keep); ``action``: left blank for the user to fill in."""
+CSV_FIELDS = ("file", "finding", "given", "suggested", "score", "split", "evidence", "fix", "action", "sha1")
+"""``fix``: the doctor's suggestion (move, exclude or keep); ``action``: left blank for the user to fill in;
+``sha1``: the content the doctor looked at (a file changed since is not moved)."""
 
 
 class DoctorError(UserError, ValueError):
@@ -109,7 +110,7 @@ class DoctorReport:
 
     def to_rows(self) -> list[dict]:
         return [{"file": f.file, "finding": f.kind, "given": f.given, "suggested": f.suggested,
-                 "score": f"{f.score:.4f}", "split": f.split, "evidence": f.evidence, "fix": f.action, "action": ""}
+                 "score": f"{f.score:.4f}", "split": f.split, "evidence": f.evidence, "fix": f.action, "action": "", "sha1": f.sha1}
                 for f in self.findings]
 
     def to_csv(self) -> str:
@@ -128,11 +129,21 @@ class DoctorReport:
         return json.dumps(self.to_dict(), indent=1)
 
 
+def _same_folder(dataset, root: str) -> bool:
+    """Whether a run's ``dataset`` is the folder ``root`` (however the path was written)."""
+    if not isinstance(dataset, str) or not dataset:
+        return False
+    try:
+        return str(Path(dataset).expanduser().resolve()) == root
+    except (OSError, RuntimeError):
+        return False
+
+
 def find_run(root: str | Path, runs_root: str | Path | None = None) -> Path | None:
     """The newest run trained on the folder ``root`` that has a checkpoint."""
     root = str(Path(root).expanduser().resolve())
     for run in list_runs(runs_root):
-        if run.config.get("dataset") == root and any(regular_file(run.dir / n) for n in ("best.pt", "last.pt")):
+        if _same_folder(run.config.get("dataset"), root) and any(regular_file(run.dir / n) for n in ("best.pt", "last.pt")):
             return run.dir
     return None
 
@@ -141,7 +152,7 @@ def _check_run(run_dir: Path, root: str) -> dict:
     config = Run(run_dir).config
     if not config.get("model"):
         raise DoctorError(f"{run_dir} is not a run folder this app can read (no config.json)")
-    if config.get("dataset") != root:
+    if not _same_folder(config.get("dataset"), root):
         raise DoctorError(f"{run_dir.name} was trained on {config.get('dataset')}, not on {root}: its network knows "
                           f"other classes. Pick a run of this folder (cnn-workbench runs lists them), or train one: "
                           f"cnn-workbench train --dataset {root}")
@@ -367,7 +378,8 @@ def read_fixes(path: str | Path) -> list[Fix]:
         if action == "move" and not to:
             problems.append(f"line {n}: move where? the row has no suggested class (write one in a 'to' column)")
             continue
-        fixes.append(Fix((row.get("file") or "").strip(), action, to, (row.get("finding") or "").strip()))
+        fixes.append(Fix((row.get("file") or "").strip(), action, to, (row.get("finding") or "").strip(),
+                         (row.get("sha1") or "").strip()))
     if problems:
         raise DoctorError(f"{path.name} has rows that cannot be applied, so nothing was moved: " + "; ".join(problems))
     return fixes
