@@ -36,6 +36,7 @@ CLI = ["tests/core/test_cli.py", "-k", "predict or export or bad_values or resum
 LOOP = "workbench/core/train/loop.py"
 RESUME = "workbench/core/train/resume.py"
 TRUST = ["tests/core/test_trust.py"]
+DOCTOR = ["tests/core/test_doctor.py"]
 OPTIM = "workbench/core/train/optim.py"
 CONFIG = "workbench/core/train/config.py"
 CHECKPOINTS = "workbench/core/train/checkpointing.py"
@@ -442,6 +443,27 @@ MUTANTS = [
            [("            grad, = torch.autograd.grad(out[0, :, ci, cj].sum(), x, allow_unused=True)",
              "            grad, = torch.autograd.grad(out[0, 0, ci, cj].sum(), x, allow_unused=True)")],
            ["tests/core/test_ablation.py", "-k", "receptive"]),
+    # the dataset doctor (issue #18)
+    Mutant("DR1", "workbench/core/doctor/moves.py", "a move to a taken name overwrites the file there",
+           [("    candidate = path\n    while os.path.lexists(candidate):", "    candidate = path\n    while False:"),
+            ("        os.link(src, dst, follow_symlinks=False)", "        os.replace(src, dst)\n        return")],
+           DOCTOR + ["-k", "byte_for_byte"]),
+    Mutant("DR2", "workbench/core/doctor/moves.py", "undo leaves the folders the fix made",
+           [("            (root / rel).rmdir()  # only when empty", "            pass")], DOCTOR + ["-k", "byte_for_byte"]),
+    Mutant("DR3", "workbench/core/data/cache.py", "a fixed folder decodes every image again",
+           [("        if f.sha1 in earlier:", "        if False:")], DOCTOR + ["-k", "untouched"]),
+    Mutant("DR4", "workbench/core/doctor/report.py", "findings listed least sure first",
+           [("    report.findings = sorted(kept, key=lambda f: (order.index(f.kind), not f.flagged, -f.score, f.file))",
+             "    report.findings = sorted(kept, key=lambda f: (order.index(f.kind), not f.flagged, f.score, f.file))")],
+           DOCTOR + ["-k", "swapped_labels_rank"]),
+    Mutant("DR5", "workbench/core/doctor/report.py", "the same bytes under two classes are not a conflict",
+           [("        if len(labels) < 2:\n            continue", "        if len(labels) < 3:\n            continue")],
+           DOCTOR + ["-k", "conflicting"]),
+    Mutant("DR6", "workbench/core/doctor/findings.py", "no pair of thumbnails is ever alike enough",
+           [("            if alike >= (LOOKS_ALIKE if d < NEAR_DUPLICATE * median else LOOKS_THE_SAME):",
+             "            if alike >= 2:")], DOCTOR + ["-k", "near_duplicates"]),
+    Mutant("DR7", "workbench/core/doctor/moves.py", "a file changed since the doctor looked is moved anyway",
+           [("    if fix.sha1 and digest != fix.sha1:", "    if False:")], DOCTOR + ["-k", "as_the_doctor_saw"]),
 ]
 
 

@@ -82,6 +82,8 @@ def test_swapped_labels_rank_at_the_top_of_the_suspects(examined):
         assert f.suggested == src and f.given != src and f.action == "move"
         assert 0.5 < f.score <= 1 and "never saw it" in f.evidence
     assert report.folds == 5 and "5-fold" in report.source and "lenet5" in report.source
+    sure = [f.score for f in labels]
+    assert sure == sorted(sure, reverse=True) and sure[0] > sure[-1], "surest first"
 
 
 def test_resized_and_reencoded_copies_are_found_as_near_duplicates(examined):
