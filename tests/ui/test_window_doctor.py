@@ -85,3 +85,8 @@ def test_train_examine_fix_a_suspect_in_one_click_and_undo_it(window, qtbot, tmp
         qtbot.mouseClick(find(window, "doctorExamineButton"), Qt.MouseButton.LeftButton)
     assert 'pip install "cnn-workbench[doctor]"' in find(window, "doctorNotes").text()
     assert find(window, "doctorExamineButton").isEnabled() and window.doctor.method == "features"
+
+    # another folder on show: the last folder's findings are not left to be fixed
+    view.set_folder(str(tmp_path / "another"))
+    assert table.rowCount() == 0 and view.map.shown == 0 and view.report is None
+    assert not find(window, "doctorFixButton").isEnabled()

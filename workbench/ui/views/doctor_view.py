@@ -9,13 +9,13 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.core.doctor.report import KINDS
+
 from .drop_zone import photo_to_pixmap
 from .embedding_map import EmbeddingMap
 from .text import plain, tip
 
 COLUMNS = ("", "File", "Finding", "Given", "Suggested", "Sure", "Evidence")
-KIND_WORDS = {"conflict": "same image, two classes", "label": "label error?", "near-duplicate": "near-duplicate",
-              "outlier": "outlier"}
 
 
 class DoctorView(QWidget):
@@ -66,6 +66,7 @@ class DoctorView(QWidget):
         self.map = EmbeddingMap()
         self.preview = plain(QLabel(alignment=Qt.AlignmentFlag.AlignCenter, objectName="doctorPreview"))
         self.preview.setMinimumWidth(120)
+        self.preview.setWordWrap(True)
         top = QHBoxLayout()
         for w in (self.examine_button, self.progress, self.cancel_button):
             top.addWidget(w)
@@ -109,8 +110,19 @@ class DoctorView(QWidget):
     # -- what the controller gives ----------------------------------------------------------
     def set_folder(self, root: str | None) -> None:
         self.examine_button.setEnabled(bool(root))
-        if root and (self.report is None or self.report.root != root):
+        if self.report is not None and self.report.root != root:  # another folder: the last one's findings go
+            self.report = None
+            self.table.setRowCount(0)
+            self.map.show_map(None, [], [], set())
+            self.preview.clear()
+            self.notes.setVisible(False)
+            self.status.clear()
+            self._can_undo = False
+            self._selection_changed()
+        if root and self.report is None:
             self.caption.setText(f"{root}: press Examine to look for mislabelled, duplicated and out-of-place images.")
+        elif not root:
+            self.caption.setText("Open an image folder and train a run on it, then examine it here.")
 
     @property
     def method(self) -> str:
@@ -143,7 +155,7 @@ class DoctorView(QWidget):
             icon = QTableWidgetItem()
             if f.index in thumbnails:
                 icon.setIcon(QIcon(photo_to_pixmap(thumbnails[f.index], 40)))
-            cells = [icon, QTableWidgetItem(f.file), QTableWidgetItem(KIND_WORDS[f.kind] + ("" if f.flagged else " (harmless)")),
+            cells = [icon, QTableWidgetItem(f.file), QTableWidgetItem(KINDS[f.kind] + ("" if f.flagged else " (harmless)")),
                      QTableWidgetItem(f.given), QTableWidgetItem(f.suggested or "set aside"),
                      QTableWidgetItem(f"{f.score:.0%}"), QTableWidgetItem(f.evidence)]
             cells[-1].setToolTip(tip(f.evidence))
@@ -201,14 +213,12 @@ class DoctorView(QWidget):
         self.imageOpened.emit(str(_path(self.report, index)))
 
     def _preview(self, index: int) -> None:
-        from PIL import Image
+        from workbench.core.data.decode import DecodeError, decode
 
         try:
-            with Image.open(_path(self.report, index)) as image:
-                image.thumbnail((240, 240))
-                self.preview.setPixmap(photo_to_pixmap(image.convert("RGB"), 160))
-        except (OSError, ValueError, Image.DecompressionBombError):
-            self.preview.setText("cannot be shown")
+            self.preview.setPixmap(photo_to_pixmap(decode(_path(self.report, index)), 160))
+        except (DecodeError, OSError):
+            self.preview.setText("cannot be shown (moved or changed since the examination?)")
         cls = self.report.classes[self.report.labels[index]]
         self.preview.setToolTip(tip(f"{self.report.files[index]} ({cls}, {self.report.splits[index]})"))
 
