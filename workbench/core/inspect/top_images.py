@@ -21,8 +21,8 @@ from torch import nn
 
 from .hooks import eval_mode
 
-__all__ = ["ReceptiveField", "TopImages", "cached_top_images", "crop_field", "receptive_field", "top_images",
-           "weights_digest"]
+__all__ = ["ReceptiveField", "TopImages", "cached_top_images", "crop_field", "field_of", "receptive_field",
+           "top_images", "weights_digest"]
 
 TOP = 9
 
@@ -73,8 +73,15 @@ def receptive_field(model: nn.Module, input_shape: tuple[int, int, int], layer: 
             hit = (grad is not None and grad[0].abs().sum(0) > 0) if grad is not None else None
             if hit is not None:
                 seen = hit if seen is None else seen | hit
-    H, W = input_shape[1:]
-    stride = (H / out.shape[2], W / out.shape[3])
+    return field_of(seen, tuple(out.shape[2:]), tuple(input_shape[1:]))
+
+
+def field_of(seen: torch.Tensor | None, out_size: tuple[int, int], in_size: tuple[int, int]) -> ReceptiveField:
+    """The receptive field from ``seen`` (``H×W`` booleans: the input pixels the centre unit of an ``out_size`` map
+    depends on)."""
+    H, W = in_size
+    ci, cj = out_size[0] // 2, out_size[1] // 2
+    stride = (H / out_size[0], W / out_size[1])
     if seen is None or not bool(seen.any()):
         return ReceptiveField((H, W), stride, (0, 0))
     rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
