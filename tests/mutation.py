@@ -462,6 +462,13 @@ MUTANTS = [
     Mutant("DR6", "workbench/core/doctor/findings.py", "no pair of thumbnails is ever alike enough",
            [("            if alike >= (LOOKS_ALIKE if d < NEAR_DUPLICATE * median else LOOKS_THE_SAME):",
              "            if alike >= 2:")], DOCTOR + ["-k", "near_duplicates"]),
+    Mutant("LL1", "workbench/core/inspect/conv_step.py", "the patch window ignores the stride",
+           [("        rows = _window(h, row * s[0] - p[0], kh, d[0])\n        cols = _window(w, col * s[1] - p[1], kw, d[1])\n        patch = _gather(rec.input.cpu(), inputs",
+             "        rows = _window(h, row - p[0], kh, d[0])\n        cols = _window(w, col - p[1], kw, d[1])\n        patch = _gather(rec.input.cpu(), inputs")],
+           ["tests/core/test_conv_step.py"]),
+    Mutant("LL2", "workbench/core/inspect/receptive_field.py", "max pooling left in the receptive-field copy",
+           [("        elif isinstance(module, nn.MaxPool2d):", "        elif False:")],
+           ["tests/core/test_conv_step.py", "-k", "theoretical"]),
     Mutant("DR7", "workbench/core/doctor/moves.py", "a file changed since the doctor looked is moved anyway",
            [("    if fix.sha1 and digest != fix.sha1:", "    if False:")], DOCTOR + ["-k", "as_the_doctor_saw"]),
 ]

@@ -18,6 +18,24 @@ def connect_explorer(window) -> None:
     from .attribution_wiring import connect_attribution
 
     window.attribution = connect_attribution(window)
+    from .controllers.conv_step import ConvStepController
+
+    window.conv_step = step = ConvStepController(window.session, window.jobs, window)
+    step_view = explorer.conv_step_view
+
+    def pixel(layer, channel, row, col, shown) -> None:
+        step.step(layer, channel, row, col, shown)
+
+    def shown(result) -> None:
+        step_view.show_step(result)
+        if not step_view.isVisible():  # below the channel, which stays on show to click the next pixel in
+            step_view.show()
+            splitter = step_view.parentWidget()
+            splitter.setSizes([max(1, s) for s in (splitter.sizes()[0] // 2, splitter.sizes()[1], 300)])
+
+    def move(channel, row, col) -> None:
+        if step.last is not None:
+            step.step(step.last[0], channel, row, col, None)
     for signal, slot in (
         (explorer.drop_zone.imageDropped, window.classify_file),
         (explorer.drop_zone.filesDropped, classify_files),
@@ -37,5 +55,10 @@ def connect_explorer(window) -> None:
         (table.imageOpened, window.classify_file),
         (table.exported, lambda path: window.statusBar().showMessage(f"Saved {path}", 8000)),
         (table.failed, window.status.show_error),
+        (explorer.channel_view.pixelClicked, pixel),
+        (step_view.stepRequested, move),
+        (step.stepReady, shown),
+        (step.failed, window.status.show_error),
+        (window.model.weightsChanged, step.weights_changed),
     ):
         signal.connect(slot)

@@ -8,7 +8,7 @@ window at 800×600; the explorer's 1×1 bars, filters, source and a photograph's
 table. ``--folder`` trains on an image folder instead and
 saves its health report; ``--only main`` saves just ``main-window.png``; ``--only why`` the Grad-CAM, knock-out,
 top-images and evaluation-maps views (``screenshot_why``); ``--only doctor`` the dataset doctor
-(``screenshot_doctor``)."""
+(``screenshot_doctor``); ``--only step`` a convolution computed step by step (``screenshot_step``)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layer", default="c3")
     parser.add_argument("--second-model", default="resnet20", help="the run compared with the first")
     parser.add_argument("--folder", default=None, help="train on this image folder and save its health report")
-    parser.add_argument("--only", choices=["main", "all", "why", "doctor"], default="all")
+    parser.add_argument("--only", choices=["main", "all", "why", "doctor", "step"], default="all")
     parser.add_argument("--main-name", default="main-window.png", help="file name of the training view's screenshot")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             return window.last_summary
 
         wait(lambda: not window.idle)
+        if args.only == "step":
+            from .screenshot_step import step_shots
+
+            for path in step_shots(window, wait, args.out, args.epochs):
+                print(f"saved {path}")
+            return 0
         if args.only == "doctor":
             from .screenshot_doctor import doctor_shots
 

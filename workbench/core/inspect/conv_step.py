@@ -18,7 +18,7 @@ from torch import nn
 
 from .hooks import eval_mode
 
-__all__ = ["ConvStep", "Step", "LayerRecording", "record_layer", "step_at", "steppable", "ELEMENTWISE"]
+__all__ = ["ConvStep", "Step", "LayerRecording", "record_layer", "step_at", "steppable", "steppable_leaf", "ELEMENTWISE"]
 
 ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Hardswish,
                nn.Hardtanh, nn.Identity)
@@ -72,6 +72,8 @@ class ConvStep:
     recorded: float
     """What the network computed there."""
     steps: list[Step] = field(default_factory=list)
+    in_size: tuple[int, int] = (0, 0)
+    """The input map's height and width (a patch row or column outside it is padding)."""
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
@@ -203,6 +205,7 @@ def step_at(rec: LayerRecording, channel: int, row: int, col: int) -> ConvStep:
             total, bias, value, kind = float(patch.sum()), 0.0, float(patch.sum()) / count, "average pooling"
         result = ConvStep(rec.name, kind, channel, row, col, [channel], rows, cols, patch, None, None, total, bias,
                           value, recorded, stride=s, padding=p, dilation=d)
+    result.in_size = tuple(rec.input.shape[1:])
     v = result.value
     for name, module, out in rec.after:
         v, what = _elementwise(module, v, channel)
@@ -219,3 +222,13 @@ def _elementwise(module: nn.Module, v: float, channel: int) -> tuple[float, str]
         return out, f"batch norm: ({v:.4g} − {mean:.4g}) / √({var:.4g} + {module.eps:g}) × {g:.4g} + {b:.4g} = {out:.4g}"
     out = float(module(torch.tensor([[[[v]]]], dtype=torch.float64)).flatten()[0])
     return out, f"{type(module).__name__}({v:.4g}) = {out:.4g}"
+
+
+def steppable_leaf(model: nn.Module, layer: str) -> str | None:
+    """The layer itself when it is a convolution or a pooling layer; for a block, the last such layer inside it
+    (its output is what the block's last element-wise steps start from); ``None`` when it has none."""
+    module = model.get_submodule(layer)
+    if steppable(module):
+        return layer
+    inner = [f"{layer}.{name}" for name, m in module.named_modules() if name and steppable(m)]
+    return inner[-1] if inner else None

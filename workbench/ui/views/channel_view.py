@@ -4,6 +4,7 @@ network's input image (the map resized to it), so a learner sees where in the im
 from __future__ import annotations
 
 import torch
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from workbench.core.inspect.activations import channel_stats, upsample_to
@@ -14,6 +15,8 @@ from .text import plain, rich
 
 
 class ChannelView(QWidget):
+    pixelClicked = Signal(str, int, int, int, float)  # layer, channel, row, column, the map's value there
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("channelView")
@@ -37,6 +40,7 @@ class ChannelView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.stats)
+        self.graphics.scene().sigMouseClicked.connect(self._clicked)
         self.layer: str | None = None
         self.channel: int | None = None
         self.values: torch.Tensor | None = None
@@ -75,6 +79,17 @@ class ChannelView(QWidget):
             self.image.setOpacity(1.0)
         self.image.setImage(shown.numpy(), levels=levels)
         self.colorbar.setLevels(levels)
+
+    def _clicked(self, event) -> None:
+        """A click on the map: the output value under it (in the map's own pixels, also when laid over the input)."""
+        if self.values is None or self.layer is None or self.channel is None or not self.isVisible():
+            return
+        point = self.image.mapFromScene(event.scenePos())
+        h, w = self.values.shape
+        ih, iw = (self.image.image.shape[:2] if self.image.image is not None else (h, w))
+        row, col = int(point.y() * h / ih), int(point.x() * w / iw)
+        if 0 <= row < h and 0 <= col < w:
+            self.pixelClicked.emit(self.layer, self.channel, row, col, float(self.values[row, col]))
 
     def clear(self) -> None:
         self.values, self.layer, self.channel = None, None, None

@@ -15,6 +15,7 @@ from workbench.core.inspect.source import source_of
 
 from .ablation_view import AblationView
 from .channel_view import ChannelView
+from .conv_step_view import ConvStepView
 from .drop_zone import DropZone
 from .feature_maps import FeatureMapView
 from .filter_view import FilterView
@@ -54,10 +55,13 @@ class ExplorerPanel(QSplitter):
         self.filter_view = FilterView()
         self.source_view = SourceView()
         self.gradcam_view, self.ablation_view, self.top_images_view = GradCamView(), AblationView(), TopImagesView()
+        self.conv_step_view = ConvStepView()
         maps = QSplitter(Qt.Orientation.Vertical, objectName="mapsSplitter")
         maps.addWidget(self.feature_map_view)
         maps.addWidget(self.channel_view)
-        maps.setSizes([330, 170])
+        maps.addWidget(self.conv_step_view)  # a value of the enlarged channel, computed by hand
+        self.conv_step_view.hide()  # until a pixel of it is clicked
+        maps.setSizes([330, 170, 0])
         self.detail_tabs = QTabWidget(objectName="layerDetailTabs")  # what the selected layer computes, and how
         self.detail_tabs.addTab(maps, "Maps")  # feature maps; short: six tabs fit 400 px
         self.detail_tabs.addTab(self.filter_view, "Filters")
@@ -133,6 +137,8 @@ class ExplorerPanel(QSplitter):
         self.feature_map_view.clear_maps("Select a layer to see its feature maps")
         self.channel_view.clear()
         self.channel_view.hide()
+        self.conv_step_view.clear()
+        self.conv_step_view.hide()
         self.source_view.show_source(None)
         predictor = self.session.predictor if self.session is not None else None
         self.filter_view.set_layers(convolutions(predictor.model) if predictor is not None else [])
