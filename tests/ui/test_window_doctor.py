@@ -75,6 +75,7 @@ def test_train_examine_fix_a_suspect_in_one_click_and_undo_it(window, qtbot, tmp
     view.map.pointClicked.emit(index)
     settle(qtbot, window)
     assert window.session.image is not None and window.session.caption == Path(report.files[index]).name
+    qtbot.waitUntil(lambda: not view.preview.pixmap().isNull(), timeout=10_000)  # beside the map, decoded in a job
 
     # without cleanlab the doctor says how to get it, and the window goes on
     import importlib.util

@@ -75,6 +75,18 @@ def _explorer_window(app, tmp: str, folder: Path | None, model: str = "resnet18"
     return window
 
 
+def _plain_job(app, window, plain) -> float:
+    """Seconds from submitting ``plain`` on the window's model thread to its result being back in the UI thread:
+    the baseline a view's latency is set beside."""
+    from .benchmark_tools import _wait
+
+    done: list[float] = []
+    start = time.perf_counter()
+    window.jobs.submit("plain", plain, lambda _: done.append(time.perf_counter()))
+    _wait(app, lambda: done)
+    return done[0] - start
+
+
 def _settle(app, window) -> None:
     """Every job and paint done: a measurement then waits for nothing the last step left behind."""
     from .benchmark_tools import _wait
@@ -138,11 +150,7 @@ def child(rounds: int, folder_images: int) -> dict:
             _settle(app, window)
         for _ in range(rounds):
             settle()
-            done: list[float] = []
-            start = time.perf_counter()
-            window.jobs.submit("plain", plain, lambda _: done.append(time.perf_counter()))
-            _wait(app, lambda: done)
-            plain_s.append(done[0] - start)
+            plain_s.append(_plain_job(app, window, plain))
             settle()
             shown.clear()
             start = time.perf_counter()

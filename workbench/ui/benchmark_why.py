@@ -33,7 +33,7 @@ def child(rounds: int) -> dict:
     from resources import resource_path
     from workbench.core.inspect.ablation import KnockOut
 
-    from .benchmark_explore import _explorer_window, _photo_folder, _settle
+    from .benchmark_explore import _explorer_window, _photo_folder, _plain_job, _settle
     from .benchmark_tools import _app, _wait
 
     app = _app()
@@ -62,11 +62,7 @@ def child(rounds: int) -> dict:
         plain_s, predicted_s, cams_s, knock_s = [], [], [], []
         for _ in range(rounds):
             settle()
-            done: list[float] = []
-            start = time.perf_counter()
-            window.jobs.submit("plain", plain, lambda _: done.append(time.perf_counter()))
-            _wait(app, lambda: done)
-            plain_s.append(done[0] - start)
+            plain_s.append(_plain_job(app, window, plain))
             settle()
             for key in stamps:
                 stamps[key].clear()

@@ -39,7 +39,17 @@ def connect_doctor(window) -> DoctorController:
             back_to_doctor.clear()
             window.centre_tabs.setCurrentWidget(view)
 
+    def preview(path: str) -> None:
+        def small():
+            from workbench.core.data.decode import decode
+
+            image = decode(path)
+            image.thumbnail((240, 240))
+            return image
+        window.io_jobs.submit("doctor-preview", small, view.show_preview, lambda _: view.show_preview(None))
+
     for signal, slot in (
+        (view.previewWanted, preview),
         (view.examineRequested, examine),
         (view.cancelRequested, doctor.cancel),
         (view.fixRequested, lambda findings, action: refuse_while_training() or doctor.fix(findings, action)),

@@ -5,7 +5,7 @@ folder scan and split, cache, health report, augmentation and batches.
 The names below load their modules on first use (PEP 562), so ``workbench.core.data.choices``
 and the others that need no torch can be imported while torch is still loading."""
 
-from importlib import import_module
+from ..lazy import exports
 
 _WHERE = {
     "DataBundle": "registry", "DatasetError": "registry", "DatasetInfo": "registry", "ImageTensorDataset": "registry",
@@ -16,13 +16,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = exports(__name__, _WHERE, globals())

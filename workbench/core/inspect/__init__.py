@@ -6,7 +6,7 @@ any ``nn.Module`` through forward hooks, so residual, inception and dense blocks
 The names below load their modules on first use (PEP 562): ``inspect.methods`` needs no torch, and the
 command line's ``--help`` lists the attribution methods from it without loading torch."""
 
-from importlib import import_module
+from ..lazy import exports
 
 _WHERE = {
     "as_maps": "activations", "feature_maps": "activations", "grid_shape": "activations", "layer_maps": "activations",
@@ -18,13 +18,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = exports(__name__, _WHERE, globals())

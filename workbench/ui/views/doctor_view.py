@@ -24,6 +24,7 @@ class DoctorView(QWidget):
     fixRequested = Signal(list, str)  # findings, action (suggested, move, exclude, keep)
     undoRequested = Signal()
     imageOpened = Signal(str)  # an image's path
+    previewWanted = Signal(str)  # the path of the image to show small beside the map
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -167,6 +168,13 @@ class DoctorView(QWidget):
         self.preview.clear()
         self._selection_changed()
 
+    def show_preview(self, image) -> None:
+        """The chosen image (a small PIL image), or ``None`` when it cannot be read."""
+        if image is None:
+            self.preview.setText("cannot be shown (moved or changed since the examination?)")
+        else:
+            self.preview.setPixmap(photo_to_pixmap(image, 160))
+
     def show_failure(self, message: str) -> None:
         self.notes.setText(message or "Examination cancelled.")
         self.notes.setVisible(True)
@@ -213,12 +221,7 @@ class DoctorView(QWidget):
         self.imageOpened.emit(str(_path(self.report, index)))
 
     def _preview(self, index: int) -> None:
-        from workbench.core.data.decode import DecodeError, decode
-
-        try:
-            self.preview.setPixmap(photo_to_pixmap(decode(_path(self.report, index)), 160))
-        except (DecodeError, OSError):
-            self.preview.setText("cannot be shown (moved or changed since the examination?)")
+        self.previewWanted.emit(str(_path(self.report, index)))  # decoded off the UI thread: a photo can be large
         cls = self.report.classes[self.report.labels[index]]
         self.preview.setToolTip(tip(f"{self.report.files[index]} ({cls}, {self.report.splits[index]})"))
 
