@@ -174,6 +174,26 @@ def test_the_degradation_experiment_queues_the_four_runs_of_figure_6(window, qtb
     assert window.plots.point_counts()["val_acc"] == 1  # the last run's curves, not the four stacked
     qtbot.waitUntil(lambda: len(window.runs_view.compared) == 4, timeout=30_000)
     assert window.runs_view.curve_counts() == [1, 1, 1, 1]
+    # Issue #19, part 5: the papers on these runs. Figure 6 labels the overlay, with Table 6's numbers...
+    legend = window.runs_view.legend.text()
+    assert "Figure 6" in legend and "plain-110 is higher than 60%" in legend and "6.97" in legend
+    # ...ResNet-56 (the run on show) has He et al.'s 6.97 % error as a dotted line on its accuracy curve...
+    line = window.plots.paper_line
+    assert line.isVisible() and line.value() == pytest.approx(1 - 0.0697)
+    assert "Table 6" in line.label.format and "93.03 %" in line.label.format
+    # ...in the runs table (the paper's accuracy, then the gap) and in the evaluation view, with the recipe.
+    from workbench.ui.views.runs_view import COLUMNS
+
+    table = window.runs_view.table
+    cells = {table.item(r, COLUMNS.index("model")).text(): table.item(r, COLUMNS.index("paper")).text()
+             for r in range(table.rowCount())}
+    assert cells["resnet20"].startswith("91.25 % (−") and cells["resnet56"].startswith("93.03 % (−")
+    assert cells["plain20"] == "–"  # Table 6 prints no plain net
+    qtbot.waitUntil(lambda: window.evaluation_view.paper.isVisibleTo(window.evaluation_view), timeout=30_000)
+    words = window.evaluation_view.paper.text()
+    test_acc = ended[-1]["test_acc"]
+    assert "6.97 % test error" in words and f"{abs(100 * test_acc - 93.03):.2f} points below" in words
+    assert "32k and 48k iterations" in words and "Table 6" in words
 
 
 def test_settings_are_remembered_between_sessions(qtbot, tmp_path):

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from workbench.core.data import DatasetError, DatasetInfo, get_dataset_info, is_folder_dataset, load_dataset
 from workbench.core.inspect import ModelSummary, summarize
+from workbench.core import papers
 from workbench.core.predict import Predictor, checkpoint_of
 from workbench.core.runs import Run
 from workbench.core.train import resolve_input_size
@@ -116,7 +117,8 @@ def opened(run_dir: str, bundle) -> Shown:
     message = f"Opened {run.name}: its best weights are the model on show. " + ", ".join(filter(None, scores))
     return Shown(predictor, summarize(predictor.model, predictor.input_shape), dataset,
                  f"(run {run.name}, best epoch)", image, caption, RunOnShow(str(run_dir), config, "opened", epochs),
-                 message=message.strip(), curves=(metrics, read_csv(Path(run_dir) / "steps.csv"), epochs))
+                 message=message.strip(), curves=(metrics, read_csv(Path(run_dir) / "steps.csv"), epochs,
+                         papers.figure_for(str(config.get("model", "")), str(config.get("dataset", "")))))
 
 
 class ModelController(QObject):

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core import paths
+from workbench.core import papers, paths
 from workbench.core.errors import counted
 from workbench.core.runs import METRIC_FIELDS, Run, is_locked, list_runs
 
@@ -23,7 +23,8 @@ def read_run(run: Run) -> dict:
     """One run as the runs view shows it; a damaged run keeps its row and says what is wrong."""
     record = run.read()
     return {"dir": str(run.dir), "name": run.name, "config": record.config, "summary": record.summary,
-            "metrics": record.metrics, "problems": record.problems}
+            "metrics": record.metrics, "problems": record.problems,
+            "paper": papers.compare(record.config, record.summary)}
 
 
 def read_runs(root: Path) -> list[dict]:
@@ -43,6 +44,8 @@ def evaluation_source(run_dir: str, bundle):
     if not report:
         return {}, None, ""
     config = run.config
+    comparison = papers.compare(config, {**run.summary, "test_acc": report.get("accuracy")})
+    report = {**report, "paper": comparison} if comparison is not None else report
     data, note = None, ""
     if bundle is not None and bundle.name == config.get("dataset") and list(bundle.classes) == report["classes"] \
             and len(bundle.test) >= report["images"]:

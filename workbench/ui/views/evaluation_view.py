@@ -166,6 +166,8 @@ class EvaluationView(QWidget):
         self.setObjectName("evaluationView")
         self.header = rich(QLabel("Train a model, or open a run in the Runs tab, to see how it does on the test set.",
                                   objectName="evaluationSummary", wordWrap=True))
+        self.paper = plain(QLabel(objectName="paperComparison", wordWrap=True, visible=False))
+        self.paper.setStyleSheet("QLabel { background: #f4f1e8; border: 1px solid #d8d0b8; padding: 4px; }")
         self.matrix = ConfusionMatrixView()
         self.per_class = QTableWidget(0, 4, objectName="perClassTable")
         self.per_class.setHorizontalHeaderLabels(["class", "images", "precision", "recall"])
@@ -209,6 +211,7 @@ class EvaluationView(QWidget):
         body.setSizes([380, 150, 150])
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
+        layout.addWidget(self.paper)
         layout.addWidget(body, 1)
         self.report: dict = {}
         self.images: ImageSource | None = None
@@ -220,6 +223,7 @@ class EvaluationView(QWidget):
     def clear(self, message: str) -> None:
         self.report, self.images = {}, None
         self.header.setText(message)
+        self.paper.setVisible(False)
         self.matrix.setRowCount(0)
         self.matrix.setColumnCount(0)
         self.matrix.matrix = []
@@ -246,6 +250,9 @@ class EvaluationView(QWidget):
         if report.get("top5_accuracy") is not None:
             line += f" (top-5 {report['top5_accuracy']:.4f})"
         self.header.setText(line + (f"<br><span style='color:#555'>{html.escape(note)}</span>" if note else ""))
+        paper = report.get("paper")  # workbench.core.papers.Comparison, where a paper reports this network and set
+        self.paper.setText(paper.text() if paper is not None else "")
+        self.paper.setVisible(paper is not None)
         self.matrix.show_matrix(classes, report["matrix"])
         self.per_class.setRowCount(len(classes))
         for row, entry in enumerate(report["per_class"]):

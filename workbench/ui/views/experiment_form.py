@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 # Nothing here imports torch: the form is shown, and can be filled in, while torch loads.
-from workbench.core import catalog
+from workbench.core import catalog, papers
 from workbench.core.data.choices import PRESETS
 from workbench.core.train.config import RECIPES, SCHEDULES, TrainConfig, resolve
 
@@ -197,7 +197,10 @@ class ExperimentForm(QWidget):
             if self.weights_file:  # a weights file is one model's: another model downloads its own
                 self.set_weights_file(None)
         has_weights = _has_weights(name)
-        self.transfer_check.setToolTip(TRANSFER_TIP if has_weights else f"{name} has no ImageNet weights in torchvision")
+        imagenet = papers.imagenet_figure(name) if has_weights else None
+        self.transfer_check.setToolTip(
+            (TRANSFER_TIP + (f" ({imagenet.value:g} % top-1 on ImageNet-1K, {imagenet.weights})" if imagenet else ""))
+            if has_weights else f"{name} has no ImageNet weights in torchvision")
         self.transfer_check.setEnabled(has_weights and self.start_button.isEnabled())
         if not has_weights and self.transfer_check.isChecked():
             self.transfer_check.setChecked(False)  # emits selectionChanged itself

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core import papers
 from workbench.core.errors import counted, human_duration
 from workbench.core.inspect import human_count
 
@@ -31,8 +32,9 @@ from .plotting import pg
 from .training_plots import make_plot
 from .text import rich, tip
 
-COLUMNS = ["name", "model", "dataset", "status", "epochs", "params", "MACs", "img/s", "best val", "test", "recipe",
-           "start"]
+COLUMNS = ["name", "model", "dataset", "status", "epochs", "params", "MACs", "img/s", "best val", "test", "paper",
+           "recipe", "start"]
+PAPER = COLUMNS.index("paper")
 HIDDEN_AT_FIRST = ("dataset", "epochs", "params", "MACs", "img/s", "recipe")
 """Shown when chosen (right-click the header): the rest fits the runs tab of a 1,280-pixel window
 (a run's default name already holds its dataset)."""
@@ -62,9 +64,20 @@ def row_values(row: dict) -> list[str]:
         f"{summary['images_per_sec']:,.0f}" if summary.get("images_per_sec") else "–",
         _number(summary.get("best_val_acc") if summary else max((m.get("val_acc") or 0 for m in row["metrics"]), default=None)),
         _number(summary.get("test_acc")),
+        row["paper"].cell() if row.get("paper") else "–",
         str(config.get("recipe") or "family defaults"),
         start_words(config),
     ]
+
+
+def degradation_figure(models: list[str]):
+    """He et al. 2016's Figure 6, when the runs compared are its plain and residual nets side by side."""
+    plain = {f"plain{d}" for d in (20, 32, 44, 56, 110)}
+    residual = {f"resnet{d}" for d in (20, 32, 44, 56, 110)}
+    chosen = set(models)
+    if chosen and chosen <= plain | residual and chosen & plain and chosen & residual:
+        return papers.degradation()
+    return None
 
 
 def start_words(config: dict) -> str:
@@ -161,6 +174,7 @@ class RunsView(QWidget):
         self.accuracy_plot.enableAutoRange()
         self.loss_plot.enableAutoRange()
         self.legend = rich(QLabel("Select runs and press Compare.", objectName="compareLegend", wordWrap=True))
+        self.legend.setOpenExternalLinks(True)  # Figure 6's paper
         self.compare_table = QTableWidget(0, 7, objectName="compareTable")
         self.compare_table.setHorizontalHeaderLabels(["run", "model", "params", "MACs", "img/s", "best val", "test"])
         self.compare_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -237,6 +251,8 @@ class RunsView(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if c == 0:
                     item.setToolTip(tip(row["dir"]))
+                if c == PAPER and row.get("paper"):
+                    item.setToolTip(tip(row["paper"].text()))
                 if c == 3 and row.get("problems"):
                     item.setToolTip(tip("\n".join(row["problems"])))
                     item.setForeground(Qt.GlobalColor.darkRed)
@@ -336,7 +352,7 @@ class RunsView(QWidget):
         self.compared = [row["dir"] for row in rows]
         self.accuracy_plot.clear()
         self.loss_plot.clear()
-        legend = []
+        legend, papers_drawn = [], []
         self.compare_table.setRowCount(len(rows))
         epochs = 1
         for i, row in enumerate(rows):
@@ -349,13 +365,27 @@ class RunsView(QWidget):
             pen = pg.mkPen(color, width=2)
             if acc:
                 self.accuracy_plot.plot(*zip(*acc), pen=pen, symbol="o", symbolSize=5, symbolBrush=color, name=row["name"])
+            if row.get("paper") is not None:  # the paper's test accuracy for this network, dotted in its colour
+                figure = row["paper"].figure
+                line = pg.InfiniteLine(figure.accuracy, angle=0, pen=pg.mkPen(color, width=1.2,
+                                                                               style=Qt.PenStyle.DotLine))
+                line.setToolTip(figure.label)
+                self.accuracy_plot.addItem(line)
+                papers_drawn.append(f"<span style='color:{color}'>┈</span>&nbsp;{html.escape(figure.label)}")
             if loss:
                 self.loss_plot.plot(*zip(*loss), pen=pen, symbol="o", symbolSize=5, symbolBrush=color, name=row["name"])
             legend.append(f"<span style='color:{color}'>━</span>&nbsp;{html.escape(row['name'])}")
             values = row_values(row)
             for c, value in enumerate([values[0], values[1], values[5], values[6], values[7], values[8], values[9]]):
                 self.compare_table.setItem(i, c, QTableWidgetItem(value))
-        self.legend.setText(" &nbsp; ".join(legend) if legend else "Select runs and press Compare.")
+        text = " &nbsp; ".join(legend) if legend else "Select runs and press Compare."
+        if papers_drawn:
+            text += "<br><span style='color:#555'>dotted: the paper's test accuracy — " + "; ".join(papers_drawn) + "</span>"
+        figure = degradation_figure([str(row["config"].get("model", "")) for row in rows])
+        if figure is not None:
+            text += (f"<br><b>{html.escape(figure.label)}</b> (<a href='{html.escape(figure.url)}'>paper</a>): "
+                     f"{html.escape(figure.caption)} <i>Reported:</i> {html.escape(figure.reported)}")
+        self.legend.setText(text)
         for plot in (self.accuracy_plot, self.loss_plot):
             plot.setXRange(0, epochs, padding=0.02)
             plot.enableAutoRange(axis="y")

@@ -14,6 +14,8 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QSplitter
 
+from workbench.core import papers
+
 from .plotting import pg
 
 BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"
@@ -94,6 +96,12 @@ class TrainingPlots(QSplitter):
                                          label="", labelOpts={"position": 0.1, "color": GREEN, "anchors": [(1, 1), (1, 1)]})
         self.best_line.setVisible(False)
         self.accuracy_plot.addItem(self.best_line, ignoreBounds=True)
+        self.paper_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", width=1.2, style=Qt.PenStyle.DotLine),
+                                          label="", labelOpts={"position": 0.02, "anchors": [(0, 1), (0, 1)],
+                                                               "color": "#444"})
+        self.paper_line.setVisible(False)
+        self.paper = None  # the paper's figure for this run's network and set (workbench.core.papers)
+        self.accuracy_plot.addItem(self.paper_line, ignoreBounds=True)
         self.best_epoch: int | None = None
         self.epochs = 1
         self._timer = QTimer(self)
@@ -120,8 +128,9 @@ class TrainingPlots(QSplitter):
 
     def follow(self, training) -> None:
         """Draw the runs of a ``TrainingController`` as they train."""
-        training.runStarted.connect(lambda event, model, history: self.start_run(
-            event.epochs or event.config.get("epochs") or 1, history or None))
+        training.runStarted.connect(lambda event, model, history: (self.start_run(
+            event.epochs or event.config.get("epochs") or 1, history or None), self.set_paper(papers.figure_for(
+                str(event.config.get("model", "")), str(event.config.get("dataset", ""))))))
         training.stepsEnded.connect(lambda steps, memory: self.add_steps(steps))
         training.epochEnded.connect(lambda e, weights: self.add_epoch(e.epoch, e.train_acc, e.val_loss, e.val_acc,
                                                                       e.best_epoch, e.best_val_acc))
@@ -171,9 +180,20 @@ class TrainingPlots(QSplitter):
         self.best_line.label.setFormat(f"best: epoch {epoch}" + (f" ({accuracy:.3f})" if accuracy is not None else ""))
         self.best_line.setVisible(True)
 
-    def load_run(self, metrics: list[dict], steps: list[dict], epochs: int) -> None:
-        """An earlier run's curves, from its ``metrics.csv`` and ``steps.csv``."""
+    def set_paper(self, figure) -> None:
+        """The paper's accuracy for this network on this set, as a dotted line with its citation (or none)."""
+        self.paper = figure
+        self.paper_line.setVisible(figure is not None)
+        if figure is not None:
+            self.paper_line.setPos(figure.accuracy)
+            self.paper_line.label.setFormat(f"paper: {100 * figure.accuracy:.2f} % ({figure.short})")
+            self.paper_line.setToolTip(figure.label)
+        self._fit_accuracy()
+
+    def load_run(self, metrics: list[dict], steps: list[dict], epochs: int, paper=None) -> None:
+        """An earlier run's curves, from its ``metrics.csv`` and ``steps.csv``, with the paper's figure."""
         self.clear(epochs)
+        self.set_paper(paper)
         per_epoch: dict[int, int] = {}
         for row in steps:
             if row.get("epoch") and row.get("step"):
@@ -207,6 +227,8 @@ class TrainingPlots(QSplitter):
     def _fit_accuracy(self) -> None:
         """The accuracy axis fits the data (0.95 and 0.98 must not look alike), never beyond [0, 1]."""
         values = np.concatenate([self.series[k].data()[1] for k in ("train_acc", "val_acc")])
+        if len(values) and self.paper is not None:  # the gap to the paper stays in view
+            values = np.append(values, self.paper.accuracy)
         if not len(values):
             self.accuracy_plot.setYRange(0, 1)
             return
