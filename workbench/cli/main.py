@@ -111,7 +111,7 @@ TRAIN_FIELDS = ("model", "dataset", "recipe", "epochs", "batch_size", "optimizer
                 "weight_decay", "decay_norm_and_bias", "schedule", "step_size", "milestones", "gamma", "warmup",
                 "max_steps", "label_smoothing", "clip", "amp", "channels_last", "compile", "seed", "device",
                 "input_size", "data_root", "augment", "image_size", "split", "split_seed", "pretrained",
-                "transfer", "weights", "tensorboard")
+                "transfer", "weights", "tensorboard", "timelapse", "keep_epoch_weights")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -262,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--runs-root", default=None, help="default: $CNN_WORKBENCH_HOME/runs or ~/.cnn-workbench/runs")
     out.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
                      help="do not write TensorBoard event files")
+    out.add_argument("--no-timelapse", dest="timelapse", action="store_false",
+                     help="do not keep the probe image's maps, first filters and Grad-CAM at every epoch")
+    out.add_argument("--keep-epoch-weights", action="store_true",
+                     help="keep every epoch's weights in the run's timelapse/ folder (a checkpoint an epoch)")
     train.set_defaults(func=cmd_train)
     DEFAULTS.update({a.dest: a.default for a in train._actions})
 

@@ -29,6 +29,7 @@ from .controllers.training import TrainingController
 from . import settings as remembered  # noqa: I001 - the window's own QSettings is ``self.settings``
 from .doctor_wiring import connect_doctor
 from .explorer_wiring import connect_explorer
+from .learn_wiring import connect_learning
 from .jobs import JobRunner
 from .state import RunOnShow, Session
 from .views.experiment_form import FOLDER_ENTRY
@@ -107,8 +108,8 @@ class MainWindow(QMainWindow):
         for view in (self.explorer, self.probe_view, self.model_card):
             view.follow(self.session)
         self.session.subscribe(self._on_session)
-        connect_explorer(self)
-        connect_doctor(self)
+        for connect in (connect_explorer, connect_doctor, connect_learning):
+            connect(self)
         for signal, slot in ((self.probe_view.layerChosen, self.inspection.set_probe_layer),
                              (self.evaluation_view.imageOpened, self.inspection.show_image),
                              (rv.exportPngRequested, lambda path: runs.message.emit(f"Saved {path}")),
@@ -264,9 +265,8 @@ class MainWindow(QMainWindow):
         self.centre_tabs.setCurrentWidget(self.runs_view)
 
     def _on_training_ended(self, summary: dict) -> None:
-        self._lock()
-        self.runs.refresh()
-        self._compare_experiment()
+        for step in (self._lock, self.runs.refresh, self._compare_experiment):
+            step()
         self.trainingEnded.emit(summary)
 
     def _compare_experiment(self) -> None:

@@ -151,6 +151,10 @@ class TrainConfig:
     """A weights file to start from instead of torchvision's download."""
     tensorboard: bool = True
     """Write TensorBoard event files when the ``tensorboard`` package is installed."""
+    timelapse: bool = True
+    """Keep the probe image's maps, the first kernels and Grad-CAM at every epoch (``timelapse/``)."""
+    keep_epoch_weights: bool = False
+    """With ``timelapse``: keep every epoch's whole weights too (``timelapse/weights-NNN.pt``)."""
     milestone_steps: tuple[int, ...] | None = field(default=None, repr=False)
     """Set by recipes written in iterations; ``resolve`` turns them into ``milestones``."""
 

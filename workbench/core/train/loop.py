@@ -42,6 +42,7 @@ from .distributed import Context
 from .loggers import FileLogger, TensorBoardLogger
 from .setup import build_loaders, build_model, build_optimisation, decode_size
 from .summary import dataset_label, run_summary, write_run_metadata
+from .timelapse import TimelapseRecorder
 
 AUX_WEIGHT = 0.3
 """GoogLeNet's auxiliary classifiers add 0.3 × their loss (Szegedy et al. 2014, Sec. 5)."""
@@ -267,6 +268,8 @@ class Trainer:
             else:
                 self._emit(Notice("TensorBoard is not installed, so no event files are written "
                                   "(pip install 'cnn-workbench[tensorboard]')."))
+        if cfg.timelapse:
+            writers.append(TimelapseRecorder(cfg.keep_epoch_weights))
         # The saver goes last, so last.pt holds every callback's state after this epoch.
         self._writers = writers
         self.callbacks = writers + self.callbacks + [self.saver]

@@ -17,6 +17,7 @@ from .setup_pane import form_pane
 from .health_view import HealthReportView
 from .model_card import ModelCard
 from .probe_view import ProbeView
+from .timelapse_view import TimelapseView
 from .runs_view import RunsView
 from .text import plain
 from .training_plots import TrainingPlots
@@ -41,11 +42,17 @@ class SetupPanel(QWidget):
 class CentreTabs(QTabWidget):
     def __init__(self, parent=None):
         super().__init__(parent, objectName="centreTabs", minimumWidth=320, minimumHeight=300)
-        self.plots, self.probe_view = TrainingPlots(), ProbeView()
+        self.plots, self.probe_view, self.timelapse_view = TrainingPlots(), ProbeView(), TimelapseView()
+        self.training_tabs = QTabWidget(objectName="trainingTabs", documentMode=True)  # below the curves
+        for widget, title, tooltip in (
+                (self.probe_view, "Probe", "One image's prediction and maps, refreshed at every epoch's end"),
+                (self.timelapse_view, "Time-lapse", "The run's probe image at every epoch: maps, first kernels and "
+                                                    "Grad-CAM, on a slider")):
+            self.training_tabs.setTabToolTip(self.training_tabs.addTab(widget, title), tooltip)
         self.training = QSplitter(Qt.Orientation.Vertical, objectName="trainingView")
         self.training.addWidget(self.plots)
-        self.training.addWidget(self.probe_view)
-        self.training.setSizes([620, 200])
+        self.training.addWidget(self.training_tabs)
+        self.training.setSizes([560, 260])
         self.health_view, self.evaluation_view, self.runs_view = HealthReportView(), EvaluationView(), RunsView()
         self.classify_view, self.doctor_view = ClassifyView(), DoctorView()
         self.data_tabs = QTabWidget(objectName="dataTabs", documentMode=True)  # the doctor beside the health report
@@ -63,11 +70,17 @@ class CentreTabs(QTabWidget):
                 (self.classify_view, "Classify", "Many images or a folder classified in a table")):
             self.setTabToolTip(self.addTab(widget, title), tooltip)
 
+    @property
+    def _nested(self) -> dict:
+        """The tabs inside a tab, by the widget that holds them."""
+        return {self.data_tabs: self.data_tabs, self.training: self.training_tabs}
+
     def setCurrentWidget(self, widget) -> None:
-        """A view of the Data tab (the health report, the doctor) is brought to the front there."""
-        if self.data_tabs.indexOf(widget) >= 0:
-            self.data_tabs.setCurrentWidget(widget)
-            widget = self.data_tabs
+        """A view inside a tab (the health report, the doctor, the time-lapse) is brought to the front there."""
+        for holder, tabs in self._nested.items():
+            if tabs.indexOf(widget) >= 0:
+                tabs.setCurrentWidget(widget)
+                widget = holder
         super().setCurrentWidget(widget)
 
     def current_view(self):
