@@ -160,7 +160,7 @@ def test_the_degradation_experiment_queues_the_four_runs_of_figure_6(window, qtb
         start_enabled.append(find(window, "startButton").isEnabled())
     window.trainingEnded.connect(on_ended)
     window.start_degradation(epochs=1, batch_size=32)
-    assert window.training and window.centre_tabs.currentWidget() is window.runs_view
+    assert window.training and window.centre_tabs.current_view() is window.runs_view
     assert len(window.training_controller.queue) == 3
     qtbot.waitUntil(lambda: len(ended) == 4, timeout=600_000)
     settle(qtbot, window)

@@ -24,3 +24,18 @@ def connect_learning(window) -> None:
     lapse.failed.connect(window.status.show_error)
     window.training_controller.epochEnded.connect(
         lambda event, weights: session.run is not None and lapse.show_run(session.run.dir))
+
+    from workbench.core import catalog
+
+    from .controllers.lineage import LineageController
+
+    lineage_view = window.centre_tabs.lineage_view
+    window.lineage_view = lineage_view
+    window.lineage = lineage = LineageController(session, window.jobs, window)
+    models = catalog.model_names()
+    lineage_view.set_choices(models, [])
+    window.runs.runsRead.connect(lambda rows: lineage_view.set_choices(
+        models, [(row["name"], row["dir"]) for row in rows if row["summary"].get("best_epoch")]))
+    for signal, slot in ((lineage_view.compareRequested, lineage.compare), (lineage.ready, lineage_view.show_columns),
+                         (lineage.progress, lineage_view.busy), (lineage.failed, window.status.show_error)):
+        signal.connect(slot)

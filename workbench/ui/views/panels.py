@@ -16,6 +16,7 @@ from .experiment_form import ExperimentForm
 from .setup_pane import form_pane
 from .health_view import HealthReportView
 from .model_card import ModelCard
+from .lineage_view import LineageView
 from .probe_view import ProbeView
 from .timelapse_view import TimelapseView
 from .runs_view import RunsView
@@ -54,7 +55,13 @@ class CentreTabs(QTabWidget):
         self.training.addWidget(self.training_tabs)
         self.training.setSizes([560, 260])
         self.health_view, self.evaluation_view, self.runs_view = HealthReportView(), EvaluationView(), RunsView()
-        self.classify_view, self.doctor_view = ClassifyView(), DoctorView()
+        self.classify_view, self.doctor_view, self.lineage_view = ClassifyView(), DoctorView(), LineageView()
+        self.runs_tabs = QTabWidget(objectName="runsTabs", documentMode=True)  # the lineage beside the runs
+        for widget, title, tooltip in (
+                (self.runs_view, "Runs", "Every run saved: open, resume, compare, evaluate, export"),
+                (self.lineage_view, "Lineage", "One image through two to four networks or runs, stage by stage, "
+                                               "with shapes, parameters and multiply-adds")):
+            self.runs_tabs.setTabToolTip(self.runs_tabs.addTab(widget, title), tooltip)
         self.data_tabs = QTabWidget(objectName="dataTabs", documentMode=True)  # the doctor beside the health report
         for widget, title, tooltip in (
                 (self.health_view, "Health", "Classes, sizes, exact duplicates and unusable files"),
@@ -66,14 +73,15 @@ class CentreTabs(QTabWidget):
                 (self.data_tabs, "Data", "The dataset's health report, and the doctor that finds wrong labels, "
                                          "near-duplicates and outliers"),
                 (self.evaluation_view, "Test", "The run's best checkpoint on the test split: the confusion matrix"),
-                (self.runs_view, "Runs", "Every run saved: open, resume, compare, evaluate, export"),
+                (self.runs_tabs, "Runs", "Every run saved: open, resume, compare, evaluate, export; and the "
+                                         "lineage: one image through several networks"),
                 (self.classify_view, "Classify", "Many images or a folder classified in a table")):
             self.setTabToolTip(self.addTab(widget, title), tooltip)
 
     @property
     def _nested(self) -> dict:
         """The tabs inside a tab, by the widget that holds them."""
-        return {self.data_tabs: self.data_tabs, self.training: self.training_tabs}
+        return {self.data_tabs: self.data_tabs, self.runs_tabs: self.runs_tabs, self.training: self.training_tabs}
 
     def setCurrentWidget(self, widget) -> None:
         """A view inside a tab (the health report, the doctor, the time-lapse) is brought to the front there."""
@@ -84,9 +92,9 @@ class CentreTabs(QTabWidget):
         super().setCurrentWidget(widget)
 
     def current_view(self):
-        """The view in front, inside the Data tab too."""
+        """The view in front, inside the Data and Runs tabs too."""
         widget = self.currentWidget()
-        return self.data_tabs.currentWidget() if widget is self.data_tabs else widget
+        return widget.currentWidget() if widget in (self.data_tabs, self.runs_tabs) else widget
 
 
 class Workspace(QSplitter):

@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from workbench.core.inspect.filters import FilterSet, filter_page
-from workbench.core.inspect.overlay import heat_colours, overlay, to_rgb
+from workbench.core.inspect.overlay import overlay, to_rgb
 
 from .feature_maps import FeatureMapView
 from .plotting import pg
@@ -32,13 +32,19 @@ def array_pixmap(rgb: np.ndarray, size: int) -> QPixmap:
                                                  Qt.TransformationMode.FastTransformation)
 
 
+def viridis(values: np.ndarray) -> np.ndarray:
+    """``H×W`` values in [0, 1] as ``H×W×3`` uint8, on the scale the feature-map view uses."""
+    rgba = pg.colormap.get("viridis").map(np.clip(np.asarray(values, dtype=np.float32), 0, 1).ravel(), mode="byte")
+    return np.ascontiguousarray(rgba[:, :3].reshape(*np.shape(values), 3))
+
+
 def kernels_rgb(weight: torch.Tensor, layer: str) -> tuple[np.ndarray, str]:
     """The kernels as one picture: in colour for a layer that sees RGB, else each kernel's norm over its inputs."""
     rgb = weight.shape[1] == 3
     image, _, scale = filter_page(FilterSet(layer, weight.float(), 1, rgb), list(range(weight.shape[0])))
     if rgb:
         return (np.clip(image, 0, 1) * 255).round().astype(np.uint8), "in colour (grey is zero)"
-    return heat_colours(image / (scale or 1.0)), "the norm over the inputs"
+    return viridis(image / (scale or 1.0)), "the norm over the inputs"
 
 
 class TimelapseView(QWidget):
