@@ -31,7 +31,7 @@ def test_training_run_writes_a_complete_run_folder(tmp_path, digits):
     assert kinds.count(StepEnded) == 3 * steps_per_epoch
     assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "steps.csv", "best.pt", "last.pt",
                                                    "val_eval.json", "test_eval.json", "summary.json", "tensorboard",
-                                                   "dataset.json", "run.lock", "init_filters.pt"}
+                                                   "dataset.json", "run.lock", "init_filters.pt", "timelapse"}
     from workbench.core.train.checkpointing import load_initial_filters
     assert set(load_initial_filters(run_dir)) == {"c1.conv", "c3.conv", "c5.conv"}  # the kernels it started from
 

@@ -78,3 +78,15 @@ def test_a_frame_that_fails_never_stops_the_run(tmp_path, small_digits, monkeypa
     assert [n.message for n in notices] == ["The training time-lapse stopped keeping frames: RuntimeError: no memory "
                                             "for the probe"]
     assert (run / "best.pt").is_file()
+
+
+def test_a_resumed_run_goes_on_with_its_own_probe(tmp_path, small_digits):
+    config = TrainConfig(model="lenet5", epochs=2, batch_size=32, tensorboard=False)
+    Trainer(config, [], run_dir=tmp_path / "run", bundle=small_digits).run()
+    probe = (tmp_path / "run" / FOLDER / "probe.pt").read_bytes()
+    summary = Trainer(resume=tmp_path / "run", epochs=3, bundle=small_digits).run()
+    assert summary["status"] == "completed" and summary["epochs"] == 3
+    lapse = read_timelapse(tmp_path / "run")
+    assert [f.epoch for f in lapse.frames] == [0, 1, 2, 3] and not lapse.notes
+    assert (tmp_path / "run" / FOLDER / "probe.pt").read_bytes() == probe  # not taken again
+    assert not torch.allclose(lapse.frames[2].filters, lapse.frames[3].filters)

@@ -8,7 +8,8 @@ window at 800×600; the explorer's 1×1 bars, filters, source and a photograph's
 table. ``--folder`` trains on an image folder instead and
 saves its health report; ``--only main`` saves just ``main-window.png``; ``--only why`` the Grad-CAM, knock-out,
 top-images and evaluation-maps views (``screenshot_why``); ``--only doctor`` the dataset doctor
-(``screenshot_doctor``); ``--only step`` a convolution computed step by step (``screenshot_step``)."""
+(``screenshot_doctor``); ``--only step`` a convolution computed step by step (``screenshot_step``); ``--only learn``
+the time-lapse, the lineage and the papers on a run (``screenshot_learn``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layer", default="c3")
     parser.add_argument("--second-model", default="resnet20", help="the run compared with the first")
     parser.add_argument("--folder", default=None, help="train on this image folder and save its health report")
-    parser.add_argument("--only", choices=["main", "all", "why", "doctor", "step"], default="all")
+    parser.add_argument("--only", choices=["main", "all", "why", "doctor", "step", "learn"], default="all")
     parser.add_argument("--main-name", default="main-window.png", help="file name of the training view's screenshot")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -74,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
             return window.last_summary
 
         wait(lambda: not window.idle)
+        if args.only == "learn":
+            from .screenshot_learn import learn_shots
+
+            for path in learn_shots(window, wait, args.out, args.epochs):
+                print(f"saved {path}")
+            window.close()
+            return 0
         if args.only == "step":
             from .screenshot_step import step_shots
 

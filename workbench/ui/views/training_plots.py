@@ -97,7 +97,7 @@ class TrainingPlots(QSplitter):
         self.best_line.setVisible(False)
         self.accuracy_plot.addItem(self.best_line, ignoreBounds=True)
         self.paper_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", width=1.2, style=Qt.PenStyle.DotLine),
-                                          label="", labelOpts={"position": 0.02, "anchors": [(0, 1), (0, 1)],
+                                          label="", labelOpts={"position": 0.02, "anchors": [(0, 0), (0, 0)],
                                                                "color": "#444"})
         self.paper_line.setVisible(False)
         self.paper = None  # the paper's figure for this run's network and set (workbench.core.papers)
