@@ -4,7 +4,7 @@ A run folder holds ``config.json`` (the resolved settings), ``metrics.csv`` (one
 ``steps.csv`` (loss, learning rate and images/s per step), ``best.pt`` and ``last.pt``,
 ``val_eval.json`` and ``test_eval.json`` (confusion matrices), ``summary.json``, ``dataset.json``
 (the data the run started with), for image folders ``split.json`` and ``health.json``, and
-``run.lock`` (held by the live run); ``tensorboard/`` holds TensorBoard's event files.
+``run.lock`` (held by the live run); ``tensorboard/`` holds TensorBoard's event files and ``timelapse/`` the probe image's frames.
 
 Trust nothing on disk: a run folder is claimed atomically and held with a lock that another process
 sees (``claim``); its files are read and written only as regular files inside it (a symbolic link
@@ -89,6 +89,10 @@ def check_run_folder(path: str | Path) -> None:
         raise RunFolderError(f"{path} is a symbolic link: give the run folder itself")
     for entry in sorted(path.iterdir()):
         if entry.name == "tensorboard" and entry.is_dir() and not entry.is_symlink():
+            continue
+        if entry.name == "timelapse" and entry.is_dir() and not entry.is_symlink():  # train.timelapse's frames
+            for frame in sorted(entry.iterdir()):
+                regular_file(frame)
             continue
         regular_file(entry)
 
