@@ -4,7 +4,8 @@ A run folder holds ``config.json`` (the resolved settings), ``metrics.csv`` (one
 ``steps.csv`` (loss, learning rate and images/s per step), ``best.pt`` and ``last.pt``,
 ``val_eval.json`` and ``test_eval.json`` (confusion matrices), ``summary.json``, ``dataset.json``
 (the data the run started with), for image folders ``split.json`` and ``health.json``, and
-``run.lock`` (held by the live run); ``tensorboard/`` holds TensorBoard's event files and ``timelapse/`` the probe image's frames.
+``run.lock`` (held by the live run); ``tensorboard/`` holds TensorBoard's event files, ``timelapse/`` the
+probe image's frames (``train.timelapse``).
 
 Trust nothing on disk: a run folder is claimed atomically and held with a lock that another process
 sees (``claim``); its files are read and written only as regular files inside it (a symbolic link
