@@ -36,7 +36,7 @@ def test_the_time_lapse_slider_moves_through_the_run_s_epochs(window, qtbot):
     assert maps1.shape == maps3.shape == (16, 10, 10) and not torch.allclose(maps1, maps3)
     assert torch.allclose(maps3, view.lapse.frame(3).maps["c3"])  # the frame the run kept for epoch 3
     assert not cam1.isNull() and cam1 != cam3 and kernels1 != kernels3
-    assert "predicts" in words1 and "label" in words1
+    assert "predicted" in words1 and "label" in words1
     qtbot.mouseClick(view.play_button, Qt.MouseButton.LeftButton)  # Play from the start
     view.slider.setValue(0)
     qtbot.waitUntil(lambda: view.slider.value() == 3 and not view.play_button.isChecked(), timeout=10_000)

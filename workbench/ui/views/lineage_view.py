@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
                                QWidget)
 
 from workbench.core.inspect import human_count
@@ -32,18 +32,18 @@ class LineageView(QWidget):
         self.caption = rich(QLabel("Choose two to four networks or runs, then <b>Compare</b>: the image on show goes "
                                    "through each, stage by stage.", objectName="lineageCaption", wordWrap=True))
         self.picks = []
-        bar = QHBoxLayout()
+        bar = QGridLayout()  # two by two: the view fits an 800-pixel window
         for i in range(PICKS):
             combo = QComboBox(objectName=f"lineagePick{i}")
             combo.setToolTip("A zoo model (untrained, for the dataset on show) or a saved run")
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(9)
             self.picks.append(combo)
-            bar.addWidget(combo)
+            bar.addWidget(combo, i // 2, i % 2)
         self.compare_button = QPushButton("Compare", objectName="lineageCompare")
         self.compare_button.setToolTip("Put the image on show through each chosen network")
-        bar.addWidget(self.compare_button)
-        bar.addStretch(1)
+        bar.addWidget(self.compare_button, 0, 2)
+        bar.setColumnStretch(3, 1)
         self.grid_widget = QWidget(objectName="lineageGrid")
         self.grid = QGridLayout(self.grid_widget)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)

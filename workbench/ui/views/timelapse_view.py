@@ -21,7 +21,7 @@ from .plotting import pg
 from .text import plain, rich
 
 PLAY_MS = 600
-PICTURE = 150
+PICTURE = 100
 
 
 def array_pixmap(rgb: np.ndarray, size: int) -> QPixmap:
@@ -88,8 +88,9 @@ class TimelapseView(QWidget):
         self.confidence.addItem(self.confidence_mark)
         self.maps = FeatureMapView(name="timelapseMaps", controls=False)
         left = QVBoxLayout()
-        for widget in (plain(QLabel("Grad-CAM, predicted class")), self.cam, self.prediction,
-                       plain(QLabel("First layer's kernels")), self.filters, self.filters_caption):
+        self.prediction.setMaximumWidth(PICTURE + 40)
+        self.filters_caption.setMaximumWidth(PICTURE + 40)
+        for widget in (self.cam, self.prediction, self.filters, self.filters_caption):
             left.addWidget(widget)
         left.addStretch(1)
         body = QHBoxLayout()
@@ -180,7 +181,7 @@ class TimelapseView(QWidget):
         classes = lapse.classes
         name = lambda i: classes[i] if 0 <= i < len(classes) else str(i)  # noqa: E731
         sure = float(frame.probs[frame.predicted])
-        words = f"predicts <b>{html.escape(name(frame.predicted))}</b> ({sure:.0%})"
+        words = f"Grad-CAM for <b>{html.escape(name(frame.predicted))}</b>, predicted ({sure:.0%})"
         if 0 <= lapse.label < len(frame.probs):
             words += f"; label {html.escape(name(lapse.label))}: {float(frame.probs[lapse.label]):.0%}"
         self.prediction.setText(words)
@@ -193,7 +194,7 @@ class TimelapseView(QWidget):
         if frame.filters is not None:
             picture, what = kernels_rgb(frame.filters, frame.filters_layer)
             self.filters.setPixmap(array_pixmap(picture, PICTURE))
-            self.filters_caption.setText(f"{frame.filters_layer}: {frame.filters.shape[0]} kernels, {what}")
+            self.filters_caption.setText(f"the first kernels ({frame.filters_layer}, {frame.filters.shape[0]}), {what}")
         maps = frame.maps.get(self.layer) if self.layer else None
         if maps is not None:
             self.maps.show_maps(self.layer, maps)
