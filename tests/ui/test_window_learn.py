@@ -37,11 +37,12 @@ def test_the_time_lapse_slider_moves_through_the_run_s_epochs(window, qtbot):
     assert torch.allclose(maps3, view.lapse.frame(3).maps["c3"])  # the frame the run kept for epoch 3
     assert not cam1.isNull() and cam1 != cam3 and kernels1 != kernels3
     assert "predicted" in words1 and "label" in words1
-    qtbot.mouseClick(view.play_button, Qt.MouseButton.LeftButton)  # Play from the start
-    view.slider.setValue(0)
+    view.slider.setValue(3)
+    qtbot.mouseClick(view.play_button, Qt.MouseButton.LeftButton)  # Play at the end starts again
+    assert view.slider.value() == 0 and view.play_button.isChecked()
     qtbot.waitUntil(lambda: view.slider.value() == 3 and not view.play_button.isChecked(), timeout=10_000)
 
-    # Another run opened: its own time-lapse; a run that kept none says so.
+    # Another run trained, then the first opened again: each shows its own time-lapse.
     with qtbot.waitSignal(window.trainingEnded, timeout=300_000):
         window.start_training()
     settle(qtbot, window)

@@ -64,7 +64,7 @@ class Figure:
             from .train.config import RECIPES  # noqa: PLC0415 - a small module, no torch
             recipe = RECIPES.get(self.recipe)
             if recipe is not None:
-                return f"{recipe.title}: {recipe.source} (recipe {recipe.name})"
+                return f"{recipe.source} (the workbench's recipe {recipe.name})"
         return self.recipe_text
 
 

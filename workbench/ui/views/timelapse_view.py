@@ -106,7 +106,7 @@ class TimelapseView(QWidget):
         layout.addLayout(body, 1)
         self.timer = QTimer(self, interval=PLAY_MS)
         self.timer.timeout.connect(self._advance)
-        self.play_button.toggled.connect(lambda on: self.timer.start() if on else self.timer.stop())
+        self.play_button.toggled.connect(self._play)
         self.slider.valueChanged.connect(self._draw)
         self.layer_combo.currentIndexChanged.connect(self._draw)
 
@@ -166,6 +166,12 @@ class TimelapseView(QWidget):
     @property
     def layer(self) -> str | None:
         return self.layer_combo.currentData()
+
+    def _play(self, on: bool) -> None:
+        """Play from where the slider is; from the start when it is at the end."""
+        if on and self.slider.value() >= self.slider.maximum():
+            self.slider.setValue(0)
+        self.timer.start() if on else self.timer.stop()
 
     def _advance(self) -> None:
         if self.slider.value() >= self.slider.maximum():
