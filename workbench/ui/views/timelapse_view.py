@@ -118,9 +118,9 @@ class TimelapseView(QWidget):
         name = lapse.run_dir.rstrip("/").rsplit("/", 1)[-1]
         notes = "".join(f"<br><span style='color:#8a5a00'>{html.escape(n)}</span>" for n in lapse.notes)
         if not lapse.frames:
+            self._blank("No frame yet")
+            self.lapse = lapse
             self.caption.setText(f"<b>{html.escape(name)}</b>: no frame yet.{notes}")
-            self.slider.setMaximum(0)
-            self.maps.clear_maps("No frame yet")
             return
         self.caption.setText(f"<b>{html.escape(name)}</b>: the probe, {html.escape(lapse.caption)}, at "
                              f"{len(lapse.frames)} moments of training.{notes}")
@@ -146,9 +146,15 @@ class TimelapseView(QWidget):
         self._draw()
 
     def clear(self, message: str) -> None:
+        self._blank(message)
+        self.caption.setText(html.escape(message))
+
+    def _blank(self, message: str) -> None:
+        """Nothing of an earlier run stays on show."""
         self.lapse = None
         self.play_button.setChecked(False)
-        self.caption.setText(html.escape(message))
+        self.epoch_label.setText("")
+        self.filters_caption.setText("")
         self.slider.setMaximum(0)
         self.cam.clear()
         self.filters.clear()

@@ -117,6 +117,8 @@ class TrainingPlots(QSplitter):
         self._dirty = set(self.curves)
         self.best_epoch = None
         self.best_line.setVisible(False)
+        self.paper = None  # the next run's figure comes with it (set_paper)
+        self.paper_line.setVisible(False)
         self.set_epochs(epochs)
         self.refresh()
 
