@@ -65,13 +65,17 @@ def test_paper_figures_match_the_printed_row_and_the_paper_s_network(figure):
 
 def test_the_gap_and_the_words():
     comparison = papers.compare({"model": "resnet20", "dataset": "cifar10", "recipe": "he2015-cifar"},
-                                {"test_acc": 0.88, "epochs": 10, "epochs_planned": 182})
+                                {"test_acc": 0.88, "epochs": 10, "epochs_planned": 182, "global_step": 3910})
     assert comparison.figure.value == 8.75
     assert comparison.gap == pytest.approx(88.0 - 91.25)  # accuracy points: 100 − 8.75 = 91.25
     assert comparison.cell() == "91.25 % (−3.25)"
     text = comparison.text()
     assert "Table 6" in text and "3.25 points below" in text and "10 of its 182 epochs" in text
     assert "32k and 48k" in text  # the paper's recipe in words
+    assert "3,910 steps; the paper's schedule is 64,000 iterations" in text
+    dense = papers.compare({"model": "densenet_bc_100", "dataset": "cifar100", "recipe": "huang2016-cifar"},
+                           {"test_acc": 0.5, "epochs": 20, "epochs_planned": 20})
+    assert "trained 20 epochs; the paper's schedule is 300" in dense.text()
     other = papers.compare({"model": "resnet20", "dataset": "cifar10", "recipe": None}, {"test_acc": 0.93})
     assert "did not use the paper's recipe" in other.text() and other.cell() == "91.25 % (+1.75)"
     assert papers.compare({"model": "resnet20", "dataset": "/home/me/pokemon"}, {"test_acc": 0.9}) is None

@@ -183,6 +183,22 @@ def imagenet_figure(model: str) -> Figure | None:
     return figure_for(model, "imagenet")
 
 
+def _schedule_note(figure: Figure, summary: dict) -> list[str]:
+    """How much shorter the run was than the paper's schedule, where the workbench knows that schedule."""
+    from .train.config import RECIPES  # noqa: PLC0415 - a small module, no torch
+
+    recipe = RECIPES.get(figure.recipe) if figure.recipe else None
+    if recipe is None:
+        return []
+    steps, epochs = summary.get("global_step"), summary.get("epochs")
+    paper_steps, paper_epochs = recipe.settings.get("max_steps"), recipe.settings.get("epochs")
+    if paper_steps and isinstance(steps, int) and steps < paper_steps:
+        return [f"This run took {steps:,} steps; the paper's schedule is {paper_steps:,} iterations."]
+    if paper_epochs and isinstance(epochs, int) and epochs < paper_epochs:
+        return [f"This run trained {epochs} epochs; the paper's schedule is {paper_epochs}."]
+    return []
+
+
 def compare(config: dict, summary: dict | None = None) -> Comparison | None:
     """A run (its ``config.json`` and ``summary.json``) beside the paper's figure for its network and set.
 
@@ -200,6 +216,7 @@ def compare(config: dict, summary: dict | None = None) -> Comparison | None:
         notes.append(f"This run did not use the paper's recipe ({figure.recipe}).")
     if isinstance(epochs, int) and isinstance(planned, int) and epochs < planned:
         notes.append(f"This run stopped after {epochs} of its {planned} epochs.")
+    notes.extend(_schedule_note(figure, summary))
     return Comparison(figure, float(accuracy) if isinstance(accuracy, (int, float)) else None,
                       epochs if isinstance(epochs, int) else None, planned if isinstance(planned, int) else None,
                       notes)
