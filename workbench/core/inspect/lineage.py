@@ -91,7 +91,7 @@ def lineage_column(model: nn.Module, x: torch.Tensor, title: str, classes: list[
             name, tuple(tensor.shape[1:]), int(stage.get("reduction", 0)),
             sum(p.numel() for leaf in ran for p in modules[leaf].parameters(recurse=False)),
             sum(macs.get(leaf, 0) for leaf in ran),
-            as_maps(tensor)[0, :MAX_CHANNELS].float().cpu()))
+            as_maps(tensor[0])[:MAX_CHANNELS]))
     if classes:
         probs = torch.softmax(logits[0].float(), 0).cpu()
         values, indices = probs.topk(min(3, len(probs)))

@@ -14,7 +14,8 @@ from torch.nn import functional as F
 
 from .attribution import cam_maps, stage_layers
 from .filters import convolutions, filters_of
-from .hooks import eval_mode, record
+from .activations import as_maps
+from .hooks import ActivationRecorder, eval_mode, first_tensor
 
 MAX_CHANNELS = 32
 MAX_FILTERS = 64
@@ -29,10 +30,8 @@ def frame_layers(model: nn.Module, x: torch.Tensor) -> tuple[list[str], str | No
     return list(dict.fromkeys(([first] if first else []) + stages)), first
 
 
-def _small(maps: torch.Tensor) -> torch.Tensor:
-    maps = maps.detach().float()
-    maps = maps.reshape(maps.shape[0], -1, 1, 1)[:, :, 0] if maps.dim() == 2 else maps  # N×C: 1×1 maps
-    maps = maps[0, :MAX_CHANNELS]
+def _small(output: torch.Tensor) -> torch.Tensor:
+    maps = as_maps(output[0])[:MAX_CHANNELS]  # a flat output as 1×1 maps
     if max(maps.shape[-2:]) > MAX_SIDE:
         scale = MAX_SIDE / max(maps.shape[-2:])
         size = (max(1, round(maps.shape[-2] * scale)), max(1, round(maps.shape[-1] * scale)))
@@ -44,11 +43,9 @@ def capture(model: nn.Module, x: torch.Tensor, layers: list[str], first_conv: st
     """A frame of ``x`` (``1×C×H×W``, normalised, on the model's device) as plain tensors and numbers, for
     ``torch.save`` and ``torch.load(weights_only=True)``. The model is left as it was (training or not)."""
     with eval_mode(model):
-        outputs = record(model, x, layers)
-        cams = {}
-        with torch.no_grad():
-            logits = model(x)
-        logits = logits[0] if isinstance(logits, (tuple, list)) else logits
+        with torch.no_grad(), ActivationRecorder(model, layers) as recorder:  # the maps and the logits: one pass
+            logits = first_tensor(model(x))
+        outputs = recorder.outputs
         probs = torch.softmax(logits.detach()[0].float(), 0).cpu()
         predicted = int(probs.argmax())
         try:
